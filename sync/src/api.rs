@@ -1,0 +1,227 @@
+//! The shapes that cross IPC between the shell and the UI. Shared by `src-tauri` and `ui`
+//! (wasm), so the UI's calls and the shell's answers cannot drift apart.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    history::History, DomainError, EstadoReparacion, Intent, OpState, ResultadoMetrologia, Spool,
+};
+
+/// Every error across IPC: the UI branches on `code` (DOMAIN.md §6), shows `message`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+impl ApiError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError {
+            code: code.into(),
+            message: message.into(),
+            data: serde_json::Value::Null,
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::new("ERROR_INTERNO", message)
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        ApiError {
+            code: e.code().to_string(),
+            message: e.to_string(),
+            data: serde_json::to_value(&e).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// A spool as the screens show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpoolView {
+    pub tag: String,
+    pub nv: String,
+    pub estado_detalle: String,
+    pub ocupado_por: Option<String>,
+    pub operacion_ocupacion: Option<String>,
+    /// `DD-MM-YYYY HH:MM:SS`, plant time.
+    pub fecha_ocupacion: Option<String>,
+    /// Seconds since the epoch of the occupation start, for live elapsed-time counters.
+    pub ocupado_desde_epoch: Option<i64>,
+    pub arm: OpState,
+    pub sold: OpState,
+    pub resultado_metrologia: Option<ResultadoMetrologia>,
+    pub estado_reparacion: Option<EstadoReparacion>,
+    pub ciclo_reparacion: u8,
+    pub bloqueado: bool,
+    /// A local command for this spool is waiting to sync.
+    pub pendiente: bool,
+}
+
+impl SpoolView {
+    pub fn from_spool(s: &Spool, pendiente: bool) -> Self {
+        SpoolView {
+            tag: s.tag.clone(),
+            nv: s.nv.clone(),
+            estado_detalle: s.estado_detalle.clone(),
+            ocupado_por: s.ocupado_por.clone(),
+            operacion_ocupacion: s.operacion_ocupacion.map(|o| o.code().to_string()),
+            fecha_ocupacion: s.fecha_ocupacion.map(crate::domain::time::fmt_datetime),
+            ocupado_desde_epoch: s
+                .fecha_ocupacion
+                .map(|t| crate::domain::time::from_santiago(t).timestamp()),
+            arm: s.arm_state(),
+            sold: s.sold_state(),
+            resultado_metrologia: s.resultado_metrologia,
+            estado_reparacion: s.estado_reparacion,
+            ciclo_reparacion: s.ciclo_reparacion,
+            bloqueado: s.is_blocked(),
+            pendiente,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerView {
+    pub id: u32,
+    pub token: String,
+    pub nombre: String,
+    pub apellido: String,
+    pub roles: Vec<String>,
+}
+
+/// Which spools a list screen wants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SpoolQuery {
+    /// Case-insensitive substring of the TAG.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Case-insensitive substring of the NV.
+    #[serde(default)]
+    pub nv: Option<String>,
+    /// Only spools the worker may pick for this intent (plus the occupied ones, greyed).
+    #[serde(default)]
+    pub for_action: Option<ForAction>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForAction {
+    pub worker_id: u32,
+    pub intent: Intent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpoolList {
+    pub spools: Vec<SpoolView>,
+    /// Occupied spools that would otherwise qualify (shown greyed, `Ocupado por MR(93)`).
+    pub ocupados: Vec<SpoolView>,
+    pub total: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRequest {
+    pub worker_id: u32,
+    pub intent: Intent,
+    pub tags: Vec<String>,
+    /// Supervisor actions only.
+    #[serde(default)]
+    pub supervisor_pin: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpoolOutcome {
+    pub tag: String,
+    pub ok: bool,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionOutcome {
+    pub results: Vec<SpoolOutcome>,
+    /// `Spool T tomado por MR(93)` or `7 de 10 spools exitosos (3 fallos)`.
+    pub summary: String,
+    /// Saved locally and waiting to sync (`Guardado — se sincronizará`), not an error.
+    pub queued: bool,
+}
+
+impl ActionOutcome {
+    pub fn succeeded(&self) -> usize {
+        self.results.iter().filter(|r| r.ok).count()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Connectivity {
+    /// Embedded default: nothing to reach.
+    Standalone,
+    Online,
+    RedisOnly,
+    SheetsOnly,
+    Offline,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingCommand {
+    pub id: String,
+    pub tag: String,
+    pub accion: String,
+    pub operacion: String,
+    pub worker: String,
+    pub created_at: String,
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    pub mode: String,
+    pub connectivity: Connectivity,
+    pub pending: u32,
+    pub conflicts: u32,
+    pub last_sync: Option<String>,
+    pub last_error: Option<String>,
+    pub device_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpoolHistory {
+    pub tag: String,
+    pub history: History,
+}
+
+/// Pushed to the UI (Tauri events) so it never polls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum AppEvent {
+    /// These spools changed in the replica.
+    ReplicaChanged { tags: Vec<String> },
+    SyncChanged { status: SyncStatus },
+    Conflict {
+        tag: String,
+        message: String,
+        winner: Option<String>,
+    },
+}
+
+/// What opening the local database found (a corrupt file is moved aside and the user told).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct OpenReport {
+    pub recovered_from_corruption: Option<CorruptionRecovery>,
+    pub seeded_demo: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CorruptionRecovery {
+    pub moved_to: String,
+    pub salvaged_commands: usize,
+    pub message: String,
+}

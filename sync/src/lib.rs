@@ -1,0 +1,10 @@
+//! ZEUES sync: the plant's rules and the machinery that keeps every device in step with them.
+//!
+//! - [`domain`]: pure rules (no I/O, compiles for wasm32 so `ui/` shares the types).
+//! - [`api`]: the shapes that cross IPC (`{code, message, data}` errors, views).
+//! - `store`, `ports`, `engine`, `service` (feature `native`): local SQLite replica + outbox,
+//!   the `Workbook`/`Coordinator` ports and the engine that drains the outbox into them.
+
+pub mod api;
+pub mod domain;
+
