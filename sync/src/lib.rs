@@ -8,3 +8,6 @@
 pub mod api;
 pub mod domain;
 
+#[cfg(feature = "native")]
+pub mod store;
+
