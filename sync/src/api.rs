@@ -109,6 +109,9 @@ pub struct SpoolQuery {
     pub for_action: Option<ForAction>,
     #[serde(default)]
     pub limit: Option<usize>,
+    /// Only occupied spools (the `Quién tiene qué` dashboard).
+    #[serde(default)]
+    pub solo_ocupados: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,8 +206,12 @@ pub struct SpoolHistory {
 #[serde(tag = "kind")]
 pub enum AppEvent {
     /// These spools changed in the replica.
-    ReplicaChanged { tags: Vec<String> },
-    SyncChanged { status: SyncStatus },
+    ReplicaChanged {
+        tags: Vec<String>,
+    },
+    SyncChanged {
+        status: SyncStatus,
+    },
     Conflict {
         tag: String,
         message: String,

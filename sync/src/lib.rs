@@ -9,5 +9,12 @@ pub mod api;
 pub mod domain;
 
 #[cfg(feature = "native")]
+pub mod demo;
+#[cfg(feature = "native")]
+pub mod engine;
+#[cfg(feature = "native")]
+pub mod ports;
+#[cfg(feature = "native")]
+pub mod service;
+#[cfg(feature = "native")]
 pub mod store;
-

@@ -142,7 +142,9 @@ impl AuditEvent {
                 .unwrap_or(&RawCell::Empty)
         };
         let id = cell("ID").text().unwrap_or_default();
-        let Some(event_type) = cell("Evento_Tipo").text().and_then(|t| EventType::parse(&t))
+        let Some(event_type) = cell("Evento_Tipo")
+            .text()
+            .and_then(|t| EventType::parse(&t))
         else {
             return Ok(None);
         };
@@ -220,7 +222,10 @@ mod tests {
     #[test]
     fn unknown_events_are_kept_not_interpreted() {
         let map = ColumnMap::from_headers(
-            &METADATA_HEADERS.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            &METADATA_HEADERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
         );
         let row = vec![
             RawCell::Text("x".into()),

@@ -233,7 +233,11 @@ fn parse_month_name(t: &str) -> Option<NaiveDate> {
         .find(|(name, _)| mon.starts_with(name))
         .map(|(_, m)| *m)?;
     let year: i32 = parts[2].parse().ok()?;
-    let year = if parts[2].len() == 2 { 2000 + year } else { year };
+    let year = if parts[2].len() == 2 {
+        2000 + year
+    } else {
+        year
+    };
     NaiveDate::from_ymd_opt(year, month, day)
 }
 

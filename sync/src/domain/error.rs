@@ -34,7 +34,9 @@ pub enum DomainError {
         operacion: String,
         roles: String,
     },
-    #[error("El spool '{tag}' ya está ocupado por {por}. Espera a que termine o elige otro spool.")]
+    #[error(
+        "El spool '{tag}' ya está ocupado por {por}. Espera a que termine o elige otro spool."
+    )]
     SpoolOcupado { tag: String, por: String },
     #[error("{token} no está trabajando en el spool '{tag}' ({operacion}){}. Solo quien lo ocupa puede pausarlo, completarlo o cancelarlo.", ocupante.as_ref().map(|o| format!("; lo ocupa {o}")).unwrap_or_default())]
     NoEsOcupante {
@@ -53,7 +55,9 @@ pub enum DomainError {
     OperacionYaCompletada { tag: String, operacion: String },
     #[error("No se puede realizar esta acción en el spool '{tag}': {detalle}.")]
     TransicionInvalida { tag: String, detalle: String },
-    #[error("El spool '{tag}' está bloqueado después de 3 rechazos consecutivos. Contactar supervisor.")]
+    #[error(
+        "El spool '{tag}' está bloqueado después de 3 rechazos consecutivos. Contactar supervisor."
+    )]
     SpoolBloqueado { tag: String },
     #[error("El spool '{tag}' tiene un dato que no se puede leer en la columna '{column}': '{value}'. Contacta soporte y reporta el TAG.")]
     DatosCorruptos {

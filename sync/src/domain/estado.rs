@@ -63,7 +63,11 @@ pub fn project(s: &Spool) -> String {
 /// What [`project`] encodes about `s` (the round-trip contract of [`parse`]).
 pub fn info_of(s: &Spool) -> EstadoInfo {
     let (resultado, reparacion, ciclo) = match (s.estado_reparacion, s.resultado_metrologia) {
-        (Some(e), _) => (Some(ResultadoMetrologia::Rechazado), Some(e), s.ciclo_reparacion),
+        (Some(e), _) => (
+            Some(ResultadoMetrologia::Rechazado),
+            Some(e),
+            s.ciclo_reparacion,
+        ),
         // Not written by the app; an import reads it as the first rejection.
         (None, Some(ResultadoMetrologia::Rechazado)) => (
             Some(ResultadoMetrologia::Rechazado),
@@ -232,8 +236,18 @@ mod tests {
 
     #[test]
     fn reads_every_v3_whole_cell_value() {
-        let cases: &[(&str, Option<ResultadoMetrologia>, Option<EstadoReparacion>, u8)] = &[
-            ("METROLOGIA_APROBADO ✓", Some(ResultadoMetrologia::Aprobado), None, 0),
+        let cases: &[(
+            &str,
+            Option<ResultadoMetrologia>,
+            Option<EstadoReparacion>,
+            u8,
+        )] = &[
+            (
+                "METROLOGIA_APROBADO ✓",
+                Some(ResultadoMetrologia::Aprobado),
+                None,
+                0,
+            ),
             (
                 "RECHAZADO (Ciclo 2/3) - Pendiente reparación",
                 Some(ResultadoMetrologia::Rechazado),
@@ -279,10 +293,16 @@ mod tests {
         ];
         for (text, res, rep, ciclo) in cases {
             let i = parse(text);
-            assert_eq!((i.resultado, i.reparacion, i.ciclo), (*res, *rep, *ciclo), "{text}");
+            assert_eq!(
+                (i.resultado, i.reparacion, i.ciclo),
+                (*res, *rep, *ciclo),
+                "{text}"
+            );
         }
         assert_eq!(
-            parse("EN_REPARACION (Ciclo 1/3) - Ocupado: MR(93)").ocupante.as_deref(),
+            parse("EN_REPARACION (Ciclo 1/3) - Ocupado: MR(93)")
+                .ocupante
+                .as_deref(),
             Some("MR(93)")
         );
     }

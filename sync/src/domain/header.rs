@@ -165,7 +165,10 @@ mod tests {
     #[test]
     fn normalization_ignores_case_accents_and_spacing() {
         assert_eq!(normalize_header("Fecha_QC_Metrología"), "fechaqcmetrologia");
-        assert_eq!(normalize_header("  fecha qc METROLOGIA "), "fechaqcmetrologia");
+        assert_eq!(
+            normalize_header("  fecha qc METROLOGIA "),
+            "fechaqcmetrologia"
+        );
         assert_eq!(normalize_header("N°_Informe_UT_ RX"), "n°informeutrx");
     }
 

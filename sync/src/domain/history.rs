@@ -59,7 +59,12 @@ fn closes(e: EventType) -> bool {
     )
 }
 
-fn finish(mut s: Session, end: Option<NaiveDateTime>, now: NaiveDateTime, by: Option<&str>) -> Session {
+fn finish(
+    mut s: Session,
+    end: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+    by: Option<&str>,
+) -> Session {
     let until = end.unwrap_or(now);
     s.end = end;
     s.open = end.is_none() && by.is_none();
@@ -80,7 +85,8 @@ pub fn history(events: &[AuditEvent], now: NaiveDateTime) -> History {
         if opens(e.event_type) {
             if let Some(prev) = open.take() {
                 // Never closed in the log: report it ended with no end time.
-                out.sessions.push(finish(prev, None, e.timestamp, Some("SIN_CIERRE")));
+                out.sessions
+                    .push(finish(prev, None, e.timestamp, Some("SIN_CIERRE")));
             }
             open = Some(Session {
                 worker_id: e.worker_id,
@@ -166,7 +172,14 @@ mod tests {
             ev(1, 10, 15, EventType::PausarSpool, "MR(93)", "ARM"),
             ev(1, 11, 0, EventType::TomarSpool, "JP(94)", "ARM"),
             ev(2, 13, 5, EventType::CompletarArm, "JP(94)", "ARM"),
-            ev(3, 9, 0, EventType::CompletarMetrologia, "AL(5)", "METROLOGIA"),
+            ev(
+                3,
+                9,
+                0,
+                EventType::CompletarMetrologia,
+                "AL(5)",
+                "METROLOGIA",
+            ),
             ev(3, 10, 0, EventType::TomarReparacion, "JP(94)", "REPARACION"),
         ];
         let now = NaiveDate::from_ymd_opt(2026, 3, 3)

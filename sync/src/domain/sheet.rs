@@ -146,15 +146,17 @@ pub fn cell_of(s: &Spool, col: Col) -> CellValue {
         Col::FechaArmado => s.fecha_armado.map_or(CellValue::Empty, CellValue::Date),
         Col::Soldador => CellValue::opt_text(s.soldador.as_deref()),
         Col::FechaSoldadura => s.fecha_soldadura.map_or(CellValue::Empty, CellValue::Date),
-        Col::FechaQcMetrologia => s.fecha_qc_metrologia.map_or(CellValue::Empty, CellValue::Date),
+        Col::FechaQcMetrologia => s
+            .fecha_qc_metrologia
+            .map_or(CellValue::Empty, CellValue::Date),
         Col::OcupadoPor => CellValue::opt_text(s.ocupado_por.as_deref()),
-        Col::FechaOcupacion => s.fecha_ocupacion.map_or(CellValue::Empty, CellValue::DateTime),
+        Col::FechaOcupacion => s
+            .fecha_ocupacion
+            .map_or(CellValue::Empty, CellValue::DateTime),
         Col::Version => CellValue::text(s.version.clone()),
         Col::EstadoDetalle => CellValue::text(s.estado_detalle.clone()),
         Col::OperacionOcupacion => CellValue::opt_text(s.operacion_ocupacion.map(|o| o.code())),
-        Col::ResultadoMetrologia => {
-            CellValue::opt_text(s.resultado_metrologia.map(|r| r.code()))
-        }
+        Col::ResultadoMetrologia => CellValue::opt_text(s.resultado_metrologia.map(|r| r.code())),
         Col::CicloReparacion => CellValue::Number(f64::from(s.ciclo_reparacion)),
         Col::EstadoReparacion => CellValue::opt_text(s.estado_reparacion.map(|e| e.code())),
         Col::DefectoOrigen => CellValue::opt_text(s.defecto_origen.map(|d| d.code())),
@@ -230,7 +232,10 @@ impl OperacionesLayout {
     }
 
     /// The cells to write for `changes`, addressed by 0-based column.
-    pub fn encode(&self, changes: &[(Col, CellValue)]) -> Result<Vec<(usize, CellValue)>, DomainError> {
+    pub fn encode(
+        &self,
+        changes: &[(Col, CellValue)],
+    ) -> Result<Vec<(usize, CellValue)>, DomainError> {
         self.check_writable()?;
         changes
             .iter()
@@ -244,9 +249,7 @@ impl OperacionesLayout {
     /// One data row → a spool (`Ok(None)` for a row without TAG).
     pub fn decode(&self, row_number: u32, row: &[RawCell]) -> Result<Option<Spool>, DomainError> {
         let empty = RawCell::Empty;
-        let cell = |c: Col| -> &RawCell {
-            self.col(c).and_then(|i| row.get(i)).unwrap_or(&empty)
-        };
+        let cell = |c: Col| -> &RawCell { self.col(c).and_then(|i| row.get(i)).unwrap_or(&empty) };
         let tag_raw = cell(Col::TagSpool);
         if tag_raw.is_empty() {
             return Ok(None);
@@ -290,9 +293,9 @@ impl OperacionesLayout {
         if self.is_legacy() {
             // v3.0 import: the state lives only in Estado_Detalle.
             s.operacion_ocupacion = s.ocupado_por.as_ref().and(info.operacion);
-            s.resultado_metrologia = info.resultado.or(s
-                .fecha_qc_metrologia
-                .map(|_| ResultadoMetrologia::Aprobado));
+            s.resultado_metrologia = info
+                .resultado
+                .or(s.fecha_qc_metrologia.map(|_| ResultadoMetrologia::Aprobado));
             s.estado_reparacion = info.reparacion;
             s.ciclo_reparacion = info.ciclo;
         } else {
@@ -302,11 +305,15 @@ impl OperacionesLayout {
                     _ => Ok(()),
                 }
             };
-            parse_enum(Col::OperacionOcupacion, &|t| OpOcupacion::parse(t).is_some())?;
+            parse_enum(Col::OperacionOcupacion, &|t| {
+                OpOcupacion::parse(t).is_some()
+            })?;
             parse_enum(Col::ResultadoMetrologia, &|t| {
                 ResultadoMetrologia::parse(t).is_some()
             })?;
-            parse_enum(Col::EstadoReparacion, &|t| EstadoReparacion::parse(t).is_some())?;
+            parse_enum(Col::EstadoReparacion, &|t| {
+                EstadoReparacion::parse(t).is_some()
+            })?;
             parse_enum(Col::DefectoOrigen, &|t| DefectoOrigen::parse(t).is_some())?;
             s.operacion_ocupacion = text(Col::OperacionOcupacion)
                 .and_then(|t| OpOcupacion::parse(&t))
@@ -350,7 +357,11 @@ impl OperacionesLayout {
                 .into_iter()
                 .map(|(tag, rows)| DomainError::TagDuplicado {
                     tag: tag.clone(),
-                    filas: rows.iter().map(u32::to_string).collect::<Vec<_>>().join(" y "),
+                    filas: rows
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" y "),
                 })
                 .collect();
             errs.sort_by_key(|e| e.to_string());
@@ -404,8 +415,7 @@ pub fn decode_workers(
             });
             continue;
         };
-        let (Some(nombre), Some(apellido)) = (get(c_nombre).text(), get(c_apellido).text())
-        else {
+        let (Some(nombre), Some(apellido)) = (get(c_nombre).text(), get(c_apellido).text()) else {
             problems.push(RowProblem {
                 tab: TRABAJADORES.into(),
                 row: n,
@@ -528,7 +538,13 @@ mod tests {
     #[test]
     fn corrupt_cells_name_tag_and_column() {
         let (l, h) = layout(&[]);
-        let row = row_for(&h, &[("TAG_SPOOL", t("T1")), ("Fecha_Armado", RawCell::Bool(true))]);
+        let row = row_for(
+            &h,
+            &[
+                ("TAG_SPOOL", t("T1")),
+                ("Fecha_Armado", RawCell::Bool(true)),
+            ],
+        );
         let e = l.decode(2, &row).unwrap_err();
         assert_eq!(e.code(), "DATOS_CORRUPTOS");
         assert_eq!(
@@ -552,7 +568,11 @@ mod tests {
         let r = l.decode_all(&rows);
         assert_eq!(r.spools.len(), 1);
         assert_eq!(r.problems.len(), 1);
-        assert!(r.problems[0].to_string().contains("2 y 4"), "{}", r.problems[0]);
+        assert!(
+            r.problems[0].to_string().contains("2 y 4"),
+            "{}",
+            r.problems[0]
+        );
     }
 
     #[test]
@@ -588,9 +608,19 @@ mod tests {
     #[test]
     fn workers_and_roles() {
         let trab = Grid {
-            headers: vec!["Id".into(), "Nombre".into(), "Apellido".into(), "Activo".into()],
+            headers: vec![
+                "Id".into(),
+                "Nombre".into(),
+                "Apellido".into(),
+                "Activo".into(),
+            ],
             rows: vec![
-                vec![RawCell::Number(93.0), t("Mauricio"), t("Rodriguez"), RawCell::Bool(true)],
+                vec![
+                    RawCell::Number(93.0),
+                    t("Mauricio"),
+                    t("Rodriguez"),
+                    RawCell::Bool(true),
+                ],
                 vec![t("x"), t("A"), t("B"), t("TRUE")],
                 vec![t("94"), t("Juan"), t("Pérez"), t("")],
             ],

@@ -239,11 +239,7 @@ impl Spool {
     }
 
     pub fn arm_state(&self) -> OpState {
-        self.op_state(
-            self.fecha_armado.is_some(),
-            &self.armador,
-            OpOcupacion::Arm,
-        )
+        self.op_state(self.fecha_armado.is_some(), &self.armador, OpOcupacion::Arm)
     }
 
     pub fn sold_state(&self) -> OpState {

@@ -154,7 +154,8 @@ fn check_occupant(s: &Spool, w: &Worker, op: OpOcupacion) -> Result<(), DomainEr
             format!(
                 "{} está trabajando en {}, no en {}",
                 w.token(),
-                s.operacion_ocupacion.map_or("otra operación", OpOcupacion::code),
+                s.operacion_ocupacion
+                    .map_or("otra operación", OpOcupacion::code),
                 op.code()
             ),
         ));
@@ -431,7 +432,10 @@ pub fn apply(
                 details.insert("ocupante_anterior".into(), prev.into());
                 details.insert(
                     "operacion_anterior".into(),
-                    spool.operacion_ocupacion.map_or("", OpOcupacion::code).into(),
+                    spool
+                        .operacion_ocupacion
+                        .map_or("", OpOcupacion::code)
+                        .into(),
                 );
                 EventType::ForzarLiberacion
             }

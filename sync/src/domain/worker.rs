@@ -46,7 +46,9 @@ impl Rol {
     /// Accent- and case-insensitive: `Metrología`, `METROLOGIA` and `metrologia` are one role.
     pub fn parse(s: &str) -> Option<Rol> {
         let n = normalize_header(s);
-        Rol::ALL.into_iter().find(|r| normalize_header(r.as_str()) == n)
+        Rol::ALL
+            .into_iter()
+            .find(|r| normalize_header(r.as_str()) == n)
     }
 }
 

@@ -18,7 +18,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::api::CorruptionRecovery;
 use crate::domain::{DomainError, Rol, Spool, Worker};
 
-pub use codec::{SPOOL_COLUMNS, spool_from_row};
+pub use codec::{spool_from_row, SPOOL_COLUMNS};
 pub use outbox::{CommandPayload, CommandStatus, ConflictRecord, LocalAction, OutboxCommand};
 
 #[derive(Debug, thiserror::Error)]
@@ -206,7 +206,10 @@ impl Store {
 
     /// Tags in the replica that are not in `present` and have nothing pending: removed from the
     /// sheet by a person, so removed here too.
-    pub fn remove_missing(&self, present: &std::collections::HashSet<String>) -> Result<Vec<String>> {
+    pub fn remove_missing(
+        &self,
+        present: &std::collections::HashSet<String>,
+    ) -> Result<Vec<String>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let tags: Vec<String> = {
@@ -242,7 +245,9 @@ impl Store {
 
 pub(crate) fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
-        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
         .optional()?)
 }
 
@@ -256,9 +261,13 @@ pub(crate) fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<(
 }
 
 pub(crate) fn load_spool(conn: &Connection, tag: &str) -> Result<Option<Spool>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {SPOOL_COLUMNS} FROM spools WHERE tag = ?1"))?;
-    match stmt.query_row([tag], |r| Ok(spool_from_row(r))).optional()? {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SPOOL_COLUMNS} FROM spools WHERE tag = ?1"
+    ))?;
+    match stmt
+        .query_row([tag], |r| Ok(spool_from_row(r)))
+        .optional()?
+    {
         Some(s) => Ok(Some(s?)),
         None => Ok(None),
     }

@@ -195,9 +195,11 @@ fn insert_audit(conn: &Connection, e: &AuditEvent, state: &str) -> Result<()> {
 
 fn next_seq(conn: &Connection) -> Result<i64> {
     let current: Option<String> = conn
-        .query_row("SELECT value FROM settings WHERE key = 'next_seq'", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'next_seq'",
+            [],
+            |r| r.get(0),
+        )
         .optional()?;
     let seq = current.and_then(|s| s.parse::<i64>().ok()).unwrap_or(1);
     conn.execute(
@@ -346,9 +348,13 @@ impl Store {
 
     pub fn command(&self, id: &str) -> Result<Option<OutboxCommand>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {COMMAND_COLUMNS} FROM outbox WHERE id = ?1"))?;
-        match stmt.query_row([id], |r| Ok(command_from_row(r))).optional()? {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COMMAND_COLUMNS} FROM outbox WHERE id = ?1"
+        ))?;
+        match stmt
+            .query_row([id], |r| Ok(command_from_row(r)))
+            .optional()?
+        {
             Some(c) => Ok(Some(c?)),
             None => Ok(None),
         }
@@ -370,7 +376,12 @@ impl Store {
 
     /// The plant has the command: mark it applied and, when nothing else is pending for the
     /// spool, make the replica row the plant's row.
-    pub fn mark_applied(&self, command_id: &str, plant_row: &crate::domain::Spool, now: DateTime<Utc>) -> Result<()> {
+    pub fn mark_applied(
+        &self,
+        command_id: &str,
+        plant_row: &crate::domain::Spool,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
@@ -440,7 +451,10 @@ impl Store {
                  WHERE id = ?1",
                 params![id, command.id],
             )?;
-            tx.execute("UPDATE audit_local SET state = 'rejected' WHERE id = ?1", [id])?;
+            tx.execute(
+                "UPDATE audit_local SET state = 'rejected' WHERE id = ?1",
+                [id],
+            )?;
         }
         if let Some(row) = plant_row {
             codec::write_spool(&tx, row)?;
@@ -519,6 +533,42 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Conflicts whose CONFLICTO audit row has not reached the workbook yet.
+    pub fn unaudited_conflicts(&self) -> Result<Vec<(ConflictRecord, OutboxCommand)>> {
+        let ids: Vec<String> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(
+                "SELECT command_id FROM conflicts WHERE audited = 0 ORDER BY id LIMIT 50",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let all = self.conflicts(true)?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let (Some(rec), Some(cmd)) = (
+                all.iter().find(|c| c.command_id == id).cloned(),
+                self.command(&id)?,
+            ) {
+                out.push((rec, cmd));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn mark_conflicts_audited(&self, command_ids: &[String]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for id in command_ids {
+            tx.execute(
+                "UPDATE conflicts SET audited = 1 WHERE command_id = ?1",
+                [id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// (pending, held, open conflicts)

@@ -44,7 +44,10 @@ pub(super) fn open_checked(path: &Path) -> std::result::Result<Connection, OpenF
 
 fn aside_path(path: &Path) -> PathBuf {
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(format!(".corrupt-{stamp}"));
     path.with_file_name(name)
 }
@@ -55,9 +58,11 @@ fn salvage(moved: &Path) -> (Vec<OutboxCommand>, Option<String>) {
         return (Vec::new(), None);
     };
     let device_id = conn
-        .query_row("SELECT value FROM settings WHERE key = 'device_id'", [], |r| {
-            r.get::<_, String>(0)
-        })
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'device_id'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
         .ok();
     let Ok(mut stmt) = conn.prepare(
         "SELECT id, device_id, seq, worker_id, tag, payload, base_version, created_at, status

@@ -76,7 +76,9 @@ const MIGRATIONS: &[&str] = &[
         held TEXT NOT NULL DEFAULT '[]',
         created_at TEXT NOT NULL,
         resolved_at TEXT,
-        resolution TEXT
+        resolution TEXT,
+        -- The CONFLICTO audit row reached the workbook.
+        audited INTEGER NOT NULL DEFAULT 0
     );
 
     CREATE TABLE audit_local (

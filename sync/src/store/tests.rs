@@ -104,7 +104,13 @@ fn batch_reports_each_spool_and_writes_only_the_good_ones() {
         .collect();
     assert_eq!(
         codes,
-        vec!["OK", "SPOOL_OCUPADO", "OK", "SPOOL_NO_ENCONTRADO", "LOTE_INVALIDO"]
+        vec![
+            "OK",
+            "SPOOL_OCUPADO",
+            "OK",
+            "SPOOL_NO_ENCONTRADO",
+            "LOTE_INVALIDO"
+        ]
     );
     assert_eq!(store.counts().unwrap().0, 3);
 }
@@ -115,10 +121,16 @@ fn batch_limits_and_unknown_worker() {
     let store = seeded(dir.path());
     let many: Vec<String> = (0..51).map(|i| format!("T{i}")).collect();
     let e = store.execute(&tomar(93, &many), &mut ids()).unwrap_err();
-    assert!(matches!(e, StoreError::Domain(DomainError::LoteInvalido { .. })));
+    assert!(matches!(
+        e,
+        StoreError::Domain(DomainError::LoteInvalido { .. })
+    ));
     let one = vec!["MK-1".to_string()];
     let e = store.execute(&tomar(7, &one), &mut ids()).unwrap_err();
-    assert!(matches!(e, StoreError::Domain(DomainError::WorkerNoEncontrado { id: 7 })));
+    assert!(matches!(
+        e,
+        StoreError::Domain(DomainError::WorkerNoEncontrado { id: 7 })
+    ));
 }
 
 #[test]
@@ -148,7 +160,12 @@ fn commands_of_one_spool_are_ready_in_order() {
     assert_eq!(ready, vec!["cmd-1", "cmd-3"]);
     // A failed try waits for its retry time; the other spool is not held up.
     store
-        .mark_attempt_failed("cmd-1", "sin conexión", now() + chrono::Duration::seconds(30), false)
+        .mark_attempt_failed(
+            "cmd-1",
+            "sin conexión",
+            now() + chrono::Duration::seconds(30),
+            false,
+        )
         .unwrap();
     let ready: Vec<String> = store
         .ready_commands(now(), 10)
@@ -267,7 +284,9 @@ fn salvage_keeps_readable_outbox_rows() {
     let spools_root: usize;
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        page_size = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        page_size = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
         spools_root = conn
             .query_row(
                 "SELECT rootpage FROM sqlite_master WHERE name = 'spools'",

@@ -67,7 +67,14 @@ fn armado_y_soldado() -> Spool {
 #[test]
 fn tomar_arm_writes_exact_cells_and_event() {
     let w = worker(93, &[Rol::Armador]);
-    let t = apply(&ready(), act(&w), Intent::Tomar(Operacion::Arm), at(8), "c1").unwrap();
+    let t = apply(
+        &ready(),
+        act(&w),
+        Intent::Tomar(Operacion::Arm),
+        at(8),
+        "c1",
+    )
+    .unwrap();
     let cols: Vec<Col> = t.changes.iter().map(|(c, _)| *c).collect();
     assert_eq!(
         cols,
@@ -98,23 +105,44 @@ fn tomar_guards_in_order() {
     let soldador = worker(2, &[Rol::Soldador]);
     let metro = worker(3, &[Rol::Metrologia]);
     // Role first.
-    assert_eq!(code(run(&ready(), act(&metro), Intent::Tomar(Operacion::Arm))), "ROL_NO_AUTORIZADO");
+    assert_eq!(
+        code(run(&ready(), act(&metro), Intent::Tomar(Operacion::Arm))),
+        "ROL_NO_AUTORIZADO"
+    );
     // Materials.
     let mut s = ready();
     s.fecha_materiales = None;
-    assert_eq!(code(run(&s, act(&armador), Intent::Tomar(Operacion::Arm))), "DEPENDENCIAS_NO_SATISFECHAS");
+    assert_eq!(
+        code(run(&s, act(&armador), Intent::Tomar(Operacion::Arm))),
+        "DEPENDENCIAS_NO_SATISFECHAS"
+    );
     // Already completed beats occupied.
     let mut s = ready();
     s.fecha_armado = NaiveDate::from_ymd_opt(2026, 1, 2);
     s.ocupado_por = Some("X(9)".into());
-    assert_eq!(code(run(&s, act(&armador), Intent::Tomar(Operacion::Arm))), "OPERACION_YA_COMPLETADA");
+    assert_eq!(
+        code(run(&s, act(&armador), Intent::Tomar(Operacion::Arm))),
+        "OPERACION_YA_COMPLETADA"
+    );
     // Occupied names the occupant.
     let taken = run(&ready(), act(&armador), Intent::Tomar(Operacion::Arm)).unwrap();
-    let e = run(&taken, act(&worker(4, &[Rol::Armador])), Intent::Tomar(Operacion::Arm)).unwrap_err();
+    let e = run(
+        &taken,
+        act(&worker(4, &[Rol::Armador])),
+        Intent::Tomar(Operacion::Arm),
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "SPOOL_OCUPADO");
     assert!(e.to_string().contains("NA(1)"), "{e}");
     // SOLD needs ARM initiated.
-    assert_eq!(code(run(&ready(), act(&soldador), Intent::Tomar(Operacion::Sold))), "DEPENDENCIAS_NO_SATISFECHAS");
+    assert_eq!(
+        code(run(
+            &ready(),
+            act(&soldador),
+            Intent::Tomar(Operacion::Sold)
+        )),
+        "DEPENDENCIAS_NO_SATISFECHAS"
+    );
     let e = run(&ready(), act(&soldador), Intent::Tomar(Operacion::Sold)).unwrap_err();
     assert!(e.to_string().contains("falta ARM iniciado"));
     // ARM initiated (paused) is enough for SOLD.
@@ -129,7 +157,10 @@ fn tomar_guards_in_order() {
 fn inactive_worker_is_not_found() {
     let mut w = worker(1, &[Rol::Armador]);
     w.activo = false;
-    assert_eq!(code(run(&ready(), act(&w), Intent::Tomar(Operacion::Arm))), "WORKER_NO_ENCONTRADO");
+    assert_eq!(
+        code(run(&ready(), act(&w), Intent::Tomar(Operacion::Arm))),
+        "WORKER_NO_ENCONTRADO"
+    );
 }
 
 #[test]
@@ -137,13 +168,25 @@ fn pausar_completar_only_by_the_occupant_for_that_operation() {
     let a = worker(1, &[Rol::Armador, Rol::Soldador]);
     let b = worker(2, &[Rol::Armador]);
     let taken = run(&ready(), act(&a), Intent::Tomar(Operacion::Arm)).unwrap();
-    assert_eq!(code(run(&taken, act(&b), Intent::Pausar(Operacion::Arm))), "NO_ES_OCUPANTE");
-    assert_eq!(code(run(&ready(), act(&b), Intent::Completar(Operacion::Arm))), "NO_ES_OCUPANTE");
-    assert_eq!(code(run(&taken, act(&a), Intent::Pausar(Operacion::Sold))), "TRANSICION_INVALIDA");
+    assert_eq!(
+        code(run(&taken, act(&b), Intent::Pausar(Operacion::Arm))),
+        "NO_ES_OCUPANTE"
+    );
+    assert_eq!(
+        code(run(&ready(), act(&b), Intent::Completar(Operacion::Arm))),
+        "NO_ES_OCUPANTE"
+    );
+    assert_eq!(
+        code(run(&taken, act(&a), Intent::Pausar(Operacion::Sold))),
+        "TRANSICION_INVALIDA"
+    );
     let done = run(&taken, act(&a), Intent::Completar(Operacion::Arm)).unwrap();
     assert_eq!(done.fecha_armado, Some(at(8).date()));
     assert!(!done.is_occupied());
-    assert_eq!(done.estado_detalle, "Disponible - ARM completado, SOLD pendiente");
+    assert_eq!(
+        done.estado_detalle,
+        "Disponible - ARM completado, SOLD pendiente"
+    );
     // Resuming keeps the first Armador (the worker column is not overwritten).
     let paused = run(&taken, act(&a), Intent::Pausar(Operacion::Arm)).unwrap();
     let resumed = run(&paused, act(&b), Intent::Tomar(Operacion::Arm)).unwrap();
@@ -172,25 +215,43 @@ fn metrologia_rules() {
         resultado: r,
         origen: Some(DefectoOrigen::Sold),
     };
-    assert_eq!(code(run(&ready(), act(&m), ok(ResultadoMetrologia::Aprobado))), "DEPENDENCIAS_NO_SATISFECHAS");
+    assert_eq!(
+        code(run(&ready(), act(&m), ok(ResultadoMetrologia::Aprobado))),
+        "DEPENDENCIAS_NO_SATISFECHAS"
+    );
     let s = armado_y_soldado();
     let approved = run(&s, act(&m), ok(ResultadoMetrologia::Aprobado)).unwrap();
     assert_eq!(approved.fecha_qc_metrologia, Some(at(8).date()));
-    assert_eq!(code(run(&approved, act(&m), ok(ResultadoMetrologia::Aprobado))), "OPERACION_YA_COMPLETADA");
+    assert_eq!(
+        code(run(&approved, act(&m), ok(ResultadoMetrologia::Aprobado))),
+        "OPERACION_YA_COMPLETADA"
+    );
     let rejected = run(&s, act(&m), ok(ResultadoMetrologia::Rechazado)).unwrap();
     assert_eq!(rejected.fecha_qc_metrologia, None);
     assert_eq!(rejected.ciclo_reparacion, 1);
-    assert_eq!(rejected.estado_reparacion, Some(EstadoReparacion::Pendiente));
+    assert_eq!(
+        rejected.estado_reparacion,
+        Some(EstadoReparacion::Pendiente)
+    );
     assert_eq!(rejected.defecto_origen, Some(DefectoOrigen::Sold));
-    assert_eq!(code(run(&rejected, act(&m), ok(ResultadoMetrologia::Aprobado))), "TRANSICION_INVALIDA");
+    assert_eq!(
+        code(run(&rejected, act(&m), ok(ResultadoMetrologia::Aprobado))),
+        "TRANSICION_INVALIDA"
+    );
     let no_origin = Intent::Metrologia {
         resultado: ResultadoMetrologia::Rechazado,
         origen: None,
     };
     assert_eq!(code(run(&s, act(&m), no_origin)), "TRANSICION_INVALIDA");
-    assert_eq!(code(run(&s, act(&m), Intent::Tomar(Operacion::Metrologia))), "TRANSICION_INVALIDA");
+    assert_eq!(
+        code(run(&s, act(&m), Intent::Tomar(Operacion::Metrologia))),
+        "TRANSICION_INVALIDA"
+    );
     let a = worker(1, &[Rol::Armador]);
-    assert_eq!(code(run(&s, act(&a), ok(ResultadoMetrologia::Aprobado))), "ROL_NO_AUTORIZADO");
+    assert_eq!(
+        code(run(&s, act(&a), ok(ResultadoMetrologia::Aprobado))),
+        "ROL_NO_AUTORIZADO"
+    );
 }
 
 #[test]
@@ -208,21 +269,37 @@ fn repair_loop_blocks_after_three_rejections_and_override_allows_one_more() {
         s = run(&s, act(&m), reject).unwrap();
         assert_eq!(s.ciclo_reparacion, cycle);
         if cycle < 3 {
-            assert_eq!(code(run(&s, act(&arm), Intent::Tomar(Operacion::Reparacion))), "ROL_NO_AUTORIZADO");
+            assert_eq!(
+                code(run(&s, act(&arm), Intent::Tomar(Operacion::Reparacion))),
+                "ROL_NO_AUTORIZADO"
+            );
             s = run(&s, act(&sol), Intent::Tomar(Operacion::Reparacion)).unwrap();
             s = run(&s, act(&sol), Intent::Pausar(Operacion::Reparacion)).unwrap();
-            assert!(s.estado_detalle.contains(&format!("REPARACION_PAUSADA (Ciclo {cycle}/3)")));
+            assert!(s
+                .estado_detalle
+                .contains(&format!("REPARACION_PAUSADA (Ciclo {cycle}/3)")));
             s = run(&s, act(&sol), Intent::Tomar(Operacion::Reparacion)).unwrap();
             s = run(&s, act(&sol), Intent::Completar(Operacion::Reparacion)).unwrap();
             assert!(s.awaiting_inspection());
         }
     }
     assert!(s.is_blocked());
-    assert!(s.estado_detalle.ends_with("BLOQUEADO - Contactar supervisor"));
-    assert_eq!(code(run(&s, act(&sol), Intent::Tomar(Operacion::Reparacion))), "SPOOL_BLOQUEADO");
+    assert!(s
+        .estado_detalle
+        .ends_with("BLOQUEADO - Contactar supervisor"));
+    assert_eq!(
+        code(run(&s, act(&sol), Intent::Tomar(Operacion::Reparacion))),
+        "SPOOL_BLOQUEADO"
+    );
     assert_eq!(code(run(&s, act(&m), reject)), "SPOOL_BLOQUEADO");
-    assert_eq!(code(run(&s, act(&boss), Intent::Override)), "ROL_NO_AUTORIZADO");
-    assert_eq!(code(run(&s, act(&sol), Intent::Override)), "ROL_NO_AUTORIZADO");
+    assert_eq!(
+        code(run(&s, act(&boss), Intent::Override)),
+        "ROL_NO_AUTORIZADO"
+    );
+    assert_eq!(
+        code(run(&s, act(&sol), Intent::Override)),
+        "ROL_NO_AUTORIZADO"
+    );
     s = run(&s, sup(&boss), Intent::Override).unwrap();
     assert_eq!(s.estado_reparacion, Some(EstadoReparacion::Pendiente));
     assert_eq!(s.ciclo_reparacion, 3);
@@ -247,16 +324,40 @@ fn repair_loop_blocks_after_three_rejections_and_override_allows_one_more() {
 fn repair_errors() {
     let sol = worker(2, &[Rol::Soldador]);
     let other = worker(3, &[Rol::Soldador]);
-    assert_eq!(code(run(&armado_y_soldado(), act(&sol), Intent::Tomar(Operacion::Reparacion))), "TRANSICION_INVALIDA");
+    assert_eq!(
+        code(run(
+            &armado_y_soldado(),
+            act(&sol),
+            Intent::Tomar(Operacion::Reparacion)
+        )),
+        "TRANSICION_INVALIDA"
+    );
     let mut s = armado_y_soldado();
     s.resultado_metrologia = Some(ResultadoMetrologia::Rechazado);
     s.estado_reparacion = Some(EstadoReparacion::Pendiente);
     s.ciclo_reparacion = 1;
     let taken = run(&s, act(&sol), Intent::Tomar(Operacion::Reparacion)).unwrap();
-    assert_eq!(code(run(&taken, act(&other), Intent::Tomar(Operacion::Reparacion))), "SPOOL_OCUPADO");
-    assert_eq!(code(run(&taken, act(&other), Intent::Completar(Operacion::Reparacion))), "NO_ES_OCUPANTE");
+    assert_eq!(
+        code(run(
+            &taken,
+            act(&other),
+            Intent::Tomar(Operacion::Reparacion)
+        )),
+        "SPOOL_OCUPADO"
+    );
+    assert_eq!(
+        code(run(
+            &taken,
+            act(&other),
+            Intent::Completar(Operacion::Reparacion)
+        )),
+        "NO_ES_OCUPANTE"
+    );
     let cancelled = run(&taken, act(&sol), Intent::Cancelar(Operacion::Reparacion)).unwrap();
-    assert_eq!(cancelled.estado_reparacion, Some(EstadoReparacion::Pendiente));
+    assert_eq!(
+        cancelled.estado_reparacion,
+        Some(EstadoReparacion::Pendiente)
+    );
 }
 
 #[test]
@@ -270,10 +371,19 @@ fn force_release_needs_a_verified_supervisor() {
     assert!(!t.after.is_occupied());
     assert_eq!(t.event.event_type, EventType::ForzarLiberacion);
     assert_eq!(t.event.metadata["ocupante_anterior"], "NA(1)");
-    assert_eq!(code(run(&ready(), sup(&boss), Intent::ForzarLiberacion)), "TRANSICION_INVALIDA");
-    assert_eq!(code(run(&ready(), sup(&boss), Intent::Override)), "TRANSICION_INVALIDA");
+    assert_eq!(
+        code(run(&ready(), sup(&boss), Intent::ForzarLiberacion)),
+        "TRANSICION_INVALIDA"
+    );
+    assert_eq!(
+        code(run(&ready(), sup(&boss), Intent::Override)),
+        "TRANSICION_INVALIDA"
+    );
     // The occupant's later PAUSAR is refused: the supervisor took the spool back.
-    assert_eq!(code(run(&t.after, act(&a), Intent::Pausar(Operacion::Arm))), "NO_ES_OCUPANTE");
+    assert_eq!(
+        code(run(&t.after, act(&a), Intent::Pausar(Operacion::Arm))),
+        "NO_ES_OCUPANTE"
+    );
 }
 
 #[test]
@@ -281,10 +391,21 @@ fn every_error_code_has_a_spanish_message() {
     let errs = vec![
         DomainError::SpoolNoEncontrado { tag: "T".into() },
         DomainError::WorkerNoEncontrado { id: 3 },
-        DomainError::SpoolOcupado { tag: "T".into(), por: "MR(93)".into() },
+        DomainError::SpoolOcupado {
+            tag: "T".into(),
+            por: "MR(93)".into(),
+        },
         DomainError::SpoolBloqueado { tag: "T".into() },
-        DomainError::DatosCorruptos { tag: "T".into(), column: "Fecha_Armado".into(), value: "x".into() },
-        DomainError::EsquemaIncompatible { tab: "Operaciones".into(), column: "Armador".into(), detalle: "falta la columna".into() },
+        DomainError::DatosCorruptos {
+            tag: "T".into(),
+            column: "Fecha_Armado".into(),
+            value: "x".into(),
+        },
+        DomainError::EsquemaIncompatible {
+            tab: "Operaciones".into(),
+            column: "Armador".into(),
+            detalle: "falta la columna".into(),
+        },
     ];
     assert_eq!(
         errs[2].to_string(),
@@ -347,7 +468,10 @@ fn cases() -> u32 {
 type Step = (usize, usize, Intent, bool);
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
-    prop::collection::vec((0..3usize, 0..6usize, intent_strategy(), any::<bool>()), 1..80)
+    prop::collection::vec(
+        (0..3usize, 0..6usize, intent_strategy(), any::<bool>()),
+        1..80,
+    )
 }
 
 proptest! {

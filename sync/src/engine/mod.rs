@@ -1,0 +1,328 @@
+//! The sync engine: a tokio task that drains the outbox into the plant (push), keeps the replica
+//! in step with it, and says loudly when the plant disagreed (conflicts).
+//!
+//! It never decides a rule itself: every command's intent is re-run through `domain::apply` on
+//! the plant's current row (rebase). It never writes twice on doubt: a row whose `version` is the
+//! command id, or an applied-id record, or the command id in `Metadata`, proves it landed.
+
+mod push;
+
+pub use push::EngineError;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::{Rng, SeedableRng};
+use tokio::sync::{broadcast, watch, Notify};
+
+use crate::api::{AppEvent, Connectivity, SyncStatus};
+use crate::domain::header::ColumnMap;
+use crate::domain::sheet::{
+    decode_workers, OperacionesLayout, METADATA, OPERACIONES, ROLES, TRABAJADORES,
+};
+use crate::ports::{Coordinator, Workbook, WorkbookError};
+use crate::store::Store;
+
+/// Where time comes from (tests pass a controllable one).
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Native notifications (notify-rust in the shell). Failing to notify is logged, never fatal:
+/// the in-app banner shows the conflict too.
+pub trait Notifier: Send + Sync {
+    fn notify(&self, title: &str, body: &str) -> Result<(), String>;
+}
+
+pub struct NoNotifier;
+
+impl Notifier for NoNotifier {
+    fn notify(&self, _title: &str, _body: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Most commands in one workbook write.
+    pub batch_size: usize,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    pub row_lock_ttl: Duration,
+    /// Longest sleep when nothing is due.
+    pub idle: Duration,
+    /// Seed of the retry jitter (deterministic tests).
+    pub jitter_seed: u64,
+    /// "standalone" or "plant": shown in the status.
+    pub mode: &'static str,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            batch_size: 50,
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+            row_lock_ttl: Duration::from_secs(30),
+            idle: Duration::from_secs(5),
+            jitter_seed: 0x5eed,
+            mode: "standalone",
+        }
+    }
+}
+
+/// Where the plant's columns and rows are, as last read.
+#[derive(Debug, Clone)]
+pub(crate) struct PlantCache {
+    pub layout: OperacionesLayout,
+    pub metadata: ColumnMap,
+    pub rows: HashMap<String, u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Health {
+    last_sync: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    reachable: bool,
+}
+
+pub struct Engine {
+    pub(crate) store: Arc<Store>,
+    pub(crate) workbook: Arc<dyn Workbook>,
+    pub(crate) coord: Arc<dyn Coordinator>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) notifier: Arc<dyn Notifier>,
+    pub(crate) events: broadcast::Sender<AppEvent>,
+    pub(crate) config: EngineConfig,
+    pub(crate) cache: tokio::sync::Mutex<Option<PlantCache>>,
+    health: Mutex<Health>,
+    rng: Mutex<rand_chacha::ChaCha8Rng>,
+    wake: Notify,
+    stop: watch::Sender<bool>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<Store>,
+        workbook: Arc<dyn Workbook>,
+        coord: Arc<dyn Coordinator>,
+        clock: Arc<dyn Clock>,
+        notifier: Arc<dyn Notifier>,
+        events: broadcast::Sender<AppEvent>,
+        config: EngineConfig,
+    ) -> Arc<Engine> {
+        let rng = rand_chacha::ChaCha8Rng::seed_from_u64(config.jitter_seed);
+        Arc::new(Engine {
+            store,
+            workbook,
+            coord,
+            clock,
+            notifier,
+            events,
+            config,
+            cache: tokio::sync::Mutex::new(None),
+            health: Mutex::new(Health {
+                reachable: true,
+                ..Health::default()
+            }),
+            rng: Mutex::new(rng),
+            wake: Notify::new(),
+            stop: watch::channel(false).0,
+        })
+    }
+
+    /// A new local command is waiting: try now instead of at the next timer tick.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn shutdown(&self) {
+        self.stop.send_replace(true);
+        self.wake.notify_one();
+    }
+
+    /// The engine loop: push until nothing is due, then sleep until the next retry is due, a
+    /// new command arrives, or shutdown. Retries never depend on a new local write.
+    pub async fn run(self: Arc<Self>) {
+        let mut stop = self.stop.subscribe();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let progressed = match self.push_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "ronda de sincronización fallida");
+                    0
+                }
+            };
+            if progressed > 0 {
+                continue;
+            }
+            let sleep_for = self.time_to_next_due();
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep_for) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        tracing::info!("motor de sincronización detenido");
+    }
+
+    fn time_to_next_due(&self) -> Duration {
+        let idle = self.config.idle;
+        match self.store.next_due() {
+            Ok(Some(due)) => {
+                let wait = (due - self.clock.now()).to_std().unwrap_or(Duration::ZERO);
+                wait.clamp(Duration::from_millis(20), idle)
+            }
+            Ok(None) => idle,
+            Err(e) => {
+                tracing::error!(error = %e, "no se pudo leer el outbox");
+                idle
+            }
+        }
+    }
+
+    /// Exponential backoff with ±25 % jitter.
+    pub(crate) fn backoff(&self, attempts: u32) -> chrono::Duration {
+        let base = self.config.retry_base.as_millis() as f64;
+        let exp = base * 2f64.powi(attempts.min(16) as i32);
+        let capped = exp.min(self.config.retry_max.as_millis() as f64);
+        let jitter: f64 = self
+            .rng
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .gen_range(0.75..1.25);
+        chrono::Duration::milliseconds((capped * jitter) as i64)
+    }
+
+    pub(crate) fn note_success(&self) {
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        h.last_sync = Some(self.clock.now());
+        h.last_error = None;
+        h.reachable = true;
+    }
+
+    pub(crate) fn note_error(&self, e: &WorkbookError) {
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        h.last_error = Some(e.to_string());
+        h.reachable = !matches!(
+            e,
+            WorkbookError::Unavailable(_) | WorkbookError::OutcomeUnknown(_)
+        );
+    }
+
+    pub fn status(&self) -> SyncStatus {
+        let (pending, held, conflicts) = self.store.counts().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "no se pudo contar el outbox");
+            (0, 0, 0)
+        });
+        let h = self
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let connectivity = if self.config.mode == "standalone" {
+            Connectivity::Standalone
+        } else if h.reachable {
+            Connectivity::Online
+        } else {
+            Connectivity::Offline
+        };
+        SyncStatus {
+            mode: self.config.mode.to_string(),
+            connectivity,
+            pending: pending + held,
+            conflicts,
+            last_sync: h
+                .last_sync
+                .map(|t| crate::domain::time::fmt_datetime(crate::domain::time::santiago(t))),
+            last_error: h.last_error,
+            device_id: self.store.device_id().to_string(),
+        }
+    }
+
+    pub(crate) fn emit(&self, ev: AppEvent) {
+        // No UI listening (CLI, tests) is normal.
+        if self.events.send(ev).is_err() {
+            tracing::trace!("evento sin oyentes");
+        }
+    }
+
+    /// Reads the plant's header rows and TAG positions (cold cache, or after drift).
+    pub(crate) async fn load_cache(&self) -> Result<PlantCache, WorkbookError> {
+        let ops = self.workbook.read_tab(OPERACIONES).await?;
+        let layout =
+            OperacionesLayout::from_headers(&ops.headers).map_err(WorkbookError::Schema)?;
+        let meta = self.workbook.read_rows(METADATA, &[]).await?;
+        let metadata = ColumnMap::from_headers(&meta.headers);
+        metadata
+            .require_all(METADATA, &["ID", "Evento_Tipo", "TAG_SPOOL", "Timestamp"])
+            .map_err(WorkbookError::Schema)?;
+        let read = layout.decode_all(&ops.rows);
+        let rows = read.spools.iter().map(|s| (s.tag.clone(), s.row)).collect();
+        let cache = PlantCache {
+            layout,
+            metadata,
+            rows,
+        };
+        *self.cache.lock().await = Some(cache.clone());
+        Ok(cache)
+    }
+
+    /// Loads the whole plant into the replica: workers, roles and every spool. Rows with local
+    /// commands pending keep their optimistic state. Unreadable rows are reported, not dropped
+    /// silently: the returned list says which and why.
+    pub async fn load_snapshot(&self) -> Result<Vec<String>, WorkbookError> {
+        let trab = self.workbook.read_tab(TRABAJADORES).await?;
+        let roles = self.workbook.read_tab(ROLES).await?;
+        let (workers, worker_problems) =
+            decode_workers(&trab, &roles).map_err(WorkbookError::Schema)?;
+        let ops = self.workbook.read_tab(OPERACIONES).await?;
+        let layout =
+            OperacionesLayout::from_headers(&ops.headers).map_err(WorkbookError::Schema)?;
+        let read = layout.decode_all(&ops.rows);
+        let local = |e: crate::store::StoreError| WorkbookError::Unavailable(e.to_string());
+        self.store.replace_workers(&workers).map_err(local)?;
+        let changed = self.store.upsert_plant_rows(&read.spools).map_err(local)?;
+        let present = read.spools.iter().map(|s| s.tag.clone()).collect();
+        let removed = self.store.remove_missing(&present).map_err(local)?;
+        let mut problems: Vec<String> = read.problems.iter().map(|e| e.to_string()).collect();
+        problems.extend(
+            worker_problems
+                .iter()
+                .map(|p| format!("{} fila {}: {}", p.tab, p.row, p.message)),
+        );
+        for p in &problems {
+            tracing::warn!(problema = %p, "fila de la planilla no leída");
+        }
+        let meta = self.workbook.read_rows(METADATA, &[]).await?;
+        let rows = read.spools.iter().map(|s| (s.tag.clone(), s.row)).collect();
+        *self.cache.lock().await = Some(PlantCache {
+            layout,
+            metadata: ColumnMap::from_headers(&meta.headers),
+            rows,
+        });
+        let mut tags = changed;
+        tags.extend(removed);
+        if !tags.is_empty() {
+            self.emit(AppEvent::ReplicaChanged { tags });
+        }
+        self.note_success();
+        Ok(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests;

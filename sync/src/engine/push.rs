@@ -1,0 +1,623 @@
+//! One push round: ready commands → locks → read rows → rebase through the domain → one atomic
+//! workbook write (row cells + audit rows) → publish, release, mark applied.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::{Engine, PlantCache};
+use crate::api::AppEvent;
+use crate::domain::sheet::{METADATA, OPERACIONES};
+use crate::domain::time::{fmt_datetime, santiago};
+use crate::domain::worker::worker_id_from_token;
+use crate::domain::{
+    apply, Actor, AuditEvent, CellValue, DomainError, EventType, Intent, Operacion, Spool,
+    Transition, Worker,
+};
+use crate::ports::{
+    Acquire, Append, CoordError, LockHolder, QuotaGrant, QuotaKind, RowChange, RowUpdate,
+    WorkbookError, WriteBatch,
+};
+use crate::store::{OutboxCommand, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Workbook(#[from] WorkbookError),
+    #[error(transparent)]
+    Coord(#[from] CoordError),
+}
+
+enum Decision {
+    Write {
+        cmd: OutboxCommand,
+        transition: Box<Transition>,
+        row: u32,
+        cells: Vec<(usize, CellValue)>,
+        audit: Vec<CellValue>,
+    },
+    Landed {
+        cmd: OutboxCommand,
+        plant: Spool,
+    },
+    Conflict {
+        cmd: OutboxCommand,
+        error: DomainError,
+        winner: Option<String>,
+        plant: Option<Spool>,
+    },
+    Retry {
+        cmd: OutboxCommand,
+        error: String,
+        outcome_unknown: bool,
+    },
+    /// Try again next round without counting an attempt (row busy, layout moved).
+    Later,
+}
+
+enum LockStep {
+    Proceed,
+    Conflict(DomainError, Option<String>),
+}
+
+/// The occupant or finisher the plant has now, to name in the conflict message.
+fn winner_of(e: &DomainError, plant: &Spool) -> Option<String> {
+    match e {
+        DomainError::SpoolOcupado { por, .. } => Some(por.clone()),
+        DomainError::NoEsOcupante { ocupante, .. } => ocupante.clone(),
+        DomainError::OperacionYaCompletada { operacion, .. } => match operacion.as_str() {
+            "ARM" => plant.armador.clone(),
+            "SOLD" => plant.soldador.clone(),
+            _ => None,
+        },
+        _ => plant.ocupado_por.clone(),
+    }
+}
+
+fn conflict_event_id(command_id: &str) -> String {
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("zeues:conflicto:{command_id}").as_bytes(),
+    )
+    .to_string()
+}
+
+impl Engine {
+    fn token_of(&self, worker_id: u32) -> String {
+        match self.store.worker(worker_id) {
+            Ok(Some(w)) => w.token(),
+            _ => format!("trabajador {worker_id}"),
+        }
+    }
+
+    async fn occupation_step(
+        &self,
+        cmd: &OutboxCommand,
+        plant: &Spool,
+    ) -> Result<LockStep, CoordError> {
+        let tag = &cmd.tag;
+        match cmd.payload.intent {
+            Intent::Tomar(_) => {
+                let mine = LockHolder {
+                    worker_id: cmd.worker_id,
+                    command_id: cmd.id.clone(),
+                };
+                for _ in 0..2 {
+                    match self.coord.acquire_occupation(tag, &mine).await? {
+                        Acquire::Acquired => return Ok(LockStep::Proceed),
+                        Acquire::HeldBy(h) if h == mine => return Ok(LockStep::Proceed),
+                        Acquire::HeldBy(h) => {
+                            let sheet_shows_holder =
+                                plant.ocupado_por.as_deref().and_then(worker_id_from_token)
+                                    == Some(h.worker_id);
+                            // A lock whose occupation already ended in the sheet is stale.
+                            if !sheet_shows_holder && self.coord.was_applied(&h.command_id).await? {
+                                tracing::warn!(%tag, holder = %h.encode(), "lock de ocupación obsoleto; se libera");
+                                self.coord.release_occupation(tag, &h).await?;
+                                continue;
+                            }
+                            let por = self.token_of(h.worker_id);
+                            return Ok(LockStep::Conflict(
+                                DomainError::SpoolOcupado {
+                                    tag: tag.clone(),
+                                    por: por.clone(),
+                                },
+                                Some(por),
+                            ));
+                        }
+                    }
+                }
+                let por = plant
+                    .ocupado_por
+                    .clone()
+                    .unwrap_or_else(|| "otro equipo".into());
+                Ok(LockStep::Conflict(
+                    DomainError::SpoolOcupado {
+                        tag: tag.clone(),
+                        por: por.clone(),
+                    },
+                    Some(por),
+                ))
+            }
+            Intent::Pausar(_) | Intent::Completar(_) | Intent::Cancelar(_) => {
+                match self.coord.occupation_holder(tag).await? {
+                    Some(h) if h.worker_id != cmd.worker_id => {
+                        let ocupante = self.token_of(h.worker_id);
+                        Ok(LockStep::Conflict(
+                            DomainError::NoEsOcupante {
+                                tag: tag.clone(),
+                                token: self.token_of(cmd.worker_id),
+                                operacion: cmd
+                                    .payload
+                                    .intent
+                                    .operacion()
+                                    .map_or("", Operacion::code)
+                                    .into(),
+                                ocupante: Some(ocupante.clone()),
+                            },
+                            Some(ocupante),
+                        ))
+                    }
+                    _ => Ok(LockStep::Proceed),
+                }
+            }
+            Intent::Metrologia { .. } => match self.coord.occupation_holder(tag).await? {
+                Some(h) => {
+                    let por = self.token_of(h.worker_id);
+                    Ok(LockStep::Conflict(
+                        DomainError::SpoolOcupado {
+                            tag: tag.clone(),
+                            por: por.clone(),
+                        },
+                        Some(por),
+                    ))
+                }
+                None => Ok(LockStep::Proceed),
+            },
+            Intent::Override | Intent::ForzarLiberacion => Ok(LockStep::Proceed),
+        }
+    }
+
+    /// Whether `Metadata` already holds the command's audit row (the proof it landed).
+    async fn audit_has(&self, command_id: &str, cache: &PlantCache) -> Result<bool, WorkbookError> {
+        let grid = self.workbook.read_tab(METADATA).await?;
+        let Some(col) = cache.metadata.find("ID") else {
+            return Ok(false);
+        };
+        Ok(grid
+            .rows
+            .iter()
+            .any(|r| r.get(col).and_then(|c| c.text()).as_deref() == Some(command_id)))
+    }
+
+    async fn decide(
+        &self,
+        cmd: OutboxCommand,
+        plant: Spool,
+        cache: &PlantCache,
+    ) -> Result<Decision, EngineError> {
+        if plant.version == cmd.id || self.coord.was_applied(&cmd.id).await? {
+            return Ok(Decision::Landed { cmd, plant });
+        }
+        if cmd.outcome_unknown && self.audit_has(&cmd.id, cache).await? {
+            // It landed and the row has moved on since: never apply it again.
+            return Ok(Decision::Landed { cmd, plant });
+        }
+        let Some(worker): Option<Worker> = self.store.worker(cmd.worker_id)? else {
+            let error = DomainError::WorkerNoEncontrado { id: cmd.worker_id };
+            return Ok(Decision::Conflict {
+                cmd,
+                error,
+                winner: None,
+                plant: Some(plant),
+            });
+        };
+        if let LockStep::Conflict(error, winner) = self.occupation_step(&cmd, &plant).await? {
+            return Ok(Decision::Conflict {
+                cmd,
+                error,
+                winner,
+                plant: Some(plant),
+            });
+        }
+        let mut base = plant.clone();
+        base.occupation_set_worker = cmd.payload.occupation_set_worker;
+        let actor = Actor {
+            worker: &worker,
+            supervisor_verified: cmd.payload.supervisor_verified,
+        };
+        let at = santiago(cmd.created_at);
+        match apply(&base, actor, cmd.payload.intent, at, &cmd.id) {
+            Err(error) => {
+                if matches!(cmd.payload.intent, Intent::Tomar(_)) {
+                    self.release_mine(&cmd).await?;
+                }
+                let winner = winner_of(&error, &plant);
+                Ok(Decision::Conflict {
+                    cmd,
+                    error,
+                    winner,
+                    plant: Some(plant),
+                })
+            }
+            Ok(mut t) => {
+                let cells = match cache.layout.encode(&t.changes) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        return Ok(Decision::Retry {
+                            cmd,
+                            error: e.to_string(),
+                            outcome_unknown: false,
+                        })
+                    }
+                };
+                if let serde_json::Value::Object(m) = &mut t.event.metadata {
+                    m.insert("device".into(), cmd.device_id.clone().into());
+                    m.insert("seq".into(), cmd.seq.into());
+                    m.insert(
+                        "synced_at".into(),
+                        fmt_datetime(santiago(self.clock.now())).into(),
+                    );
+                    m.insert("base_version".into(), cmd.base_version.clone().into());
+                    m.insert("rebase".into(), (plant.version != cmd.base_version).into());
+                }
+                let audit = t.event.to_row(&cache.metadata);
+                Ok(Decision::Write {
+                    row: plant.row,
+                    cmd,
+                    transition: Box::new(t),
+                    cells,
+                    audit,
+                })
+            }
+        }
+    }
+
+    async fn release_mine(&self, cmd: &OutboxCommand) -> Result<(), CoordError> {
+        let mine = LockHolder {
+            worker_id: cmd.worker_id,
+            command_id: cmd.id.clone(),
+        };
+        self.coord.release_occupation(&cmd.tag, &mine).await?;
+        Ok(())
+    }
+
+    fn conflict_audit(
+        &self,
+        rec: &crate::store::ConflictRecord,
+        cmd: &OutboxCommand,
+    ) -> AuditEvent {
+        let at = santiago(rec.created_at);
+        AuditEvent {
+            id: conflict_event_id(&cmd.id),
+            timestamp: at,
+            event_type: EventType::Conflicto,
+            tag: cmd.tag.clone(),
+            worker_id: cmd.worker_id,
+            worker_nombre: self.token_of(cmd.worker_id),
+            operacion: cmd
+                .payload
+                .intent
+                .operacion()
+                .map_or("", Operacion::code)
+                .into(),
+            accion: cmd.payload.intent.accion().into(),
+            fecha_operacion: at.date(),
+            metadata: serde_json::json!({
+                "command_id": cmd.id,
+                "codigo": rec.code,
+                "motivo": rec.message,
+                "ganador": rec.winner,
+                "retenidos": rec.held,
+                "device": cmd.device_id,
+                "seq": cmd.seq,
+            }),
+        }
+    }
+
+    fn announce_conflict(&self, rec: &crate::store::ConflictRecord) {
+        let body = match (&rec.code[..], &rec.winner) {
+            ("SPOOL_OCUPADO", Some(w)) => format!(
+                "Spool {} fue tomado por {w} mientras estabas sin conexión",
+                rec.tag
+            ),
+            _ => rec.message.clone(),
+        };
+        let title = format!("Conflicto en spool {}", rec.tag);
+        if let Err(e) = self.notifier.notify(&title, &body) {
+            tracing::warn!(error = %e, tag = %rec.tag, "no se pudo mostrar la notificación");
+        }
+        self.emit(AppEvent::Conflict {
+            tag: rec.tag.clone(),
+            message: body,
+            winner: rec.winner.clone(),
+        });
+    }
+
+    async fn cache(&self) -> Result<PlantCache, WorkbookError> {
+        if let Some(c) = self.cache.lock().await.clone() {
+            return Ok(c);
+        }
+        self.load_cache().await
+    }
+
+    fn retry_all(&self, cmds: &[OutboxCommand], e: &WorkbookError) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        for c in cmds {
+            let unknown = c.outcome_unknown || matches!(e, WorkbookError::OutcomeUnknown(_));
+            self.store.mark_attempt_failed(
+                &c.id,
+                &e.to_string(),
+                now + self.backoff(c.attempts),
+                unknown,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// One round. Returns how many commands reached a final state (applied or conflict).
+    pub async fn push_once(&self) -> Result<usize, EngineError> {
+        let now = self.clock.now();
+        let cmds = self.store.ready_commands(now, self.config.batch_size)?;
+        let pending_audits = self.store.unaudited_conflicts()?;
+        if cmds.is_empty() && pending_audits.is_empty() {
+            return Ok(0);
+        }
+        let cache = match self.cache().await {
+            Ok(c) => c,
+            Err(e) => {
+                self.note_error(&e);
+                self.retry_all(&cmds, &e)?;
+                return Ok(0);
+            }
+        };
+
+        // Row mutexes, then one read of every row this round touches.
+        let mut work: Vec<(OutboxCommand, u32)> = Vec::new();
+        let mut decisions: Vec<Decision> = Vec::new();
+        let mut locked: Vec<(String, String)> = Vec::new();
+        for cmd in cmds {
+            let Some(row) = cache.rows.get(&cmd.tag).copied() else {
+                let tag = cmd.tag.clone();
+                decisions.push(Decision::Conflict {
+                    cmd,
+                    error: DomainError::SpoolNoEncontrado { tag },
+                    winner: None,
+                    plant: None,
+                });
+                continue;
+            };
+            match self
+                .coord
+                .lock_row(&cmd.tag, &cmd.id, self.config.row_lock_ttl)
+                .await
+            {
+                Ok(true) => {
+                    locked.push((cmd.tag.clone(), cmd.id.clone()));
+                    work.push((cmd, row));
+                }
+                Ok(false) => decisions.push(Decision::Later),
+                Err(e) => decisions.push(Decision::Retry {
+                    error: e.to_string(),
+                    outcome_unknown: cmd.outcome_unknown,
+                    cmd,
+                }),
+            }
+        }
+        let result = self
+            .push_locked(work, decisions, &cache, pending_audits)
+            .await;
+        for (tag, owner) in &locked {
+            if let Err(e) = self.coord.unlock_row(tag, owner).await {
+                // The row mutex expires on its own (PX); log and go on.
+                tracing::warn!(%tag, error = %e, "no se pudo liberar el mutex de fila");
+            }
+        }
+        result
+    }
+
+    async fn push_locked(
+        &self,
+        work: Vec<(OutboxCommand, u32)>,
+        mut decisions: Vec<Decision>,
+        cache: &PlantCache,
+        mut pending_audits: Vec<(crate::store::ConflictRecord, OutboxCommand)>,
+    ) -> Result<usize, EngineError> {
+        if !work.is_empty() {
+            let rows: Vec<u32> = work.iter().map(|(_, r)| *r).collect();
+            let read = match self.workbook.read_rows(OPERACIONES, &rows).await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.note_error(&e);
+                    let cmds: Vec<OutboxCommand> = work.into_iter().map(|(c, _)| c).collect();
+                    self.retry_all(&cmds, &e)?;
+                    return Ok(0);
+                }
+            };
+            if !cache.layout.map.matches(&read.headers) {
+                // Engineering moved columns: re-map before deciding anything.
+                tracing::info!("cabecera de Operaciones cambió; se vuelve a mapear");
+                *self.cache.lock().await = None;
+                return Ok(0);
+            }
+            for ((cmd, row), cells) in work.into_iter().zip(read.rows) {
+                match cache.layout.decode(row, &cells) {
+                    Ok(Some(plant)) if plant.tag == cmd.tag => {
+                        decisions.push(self.decide(cmd, plant, cache).await?)
+                    }
+                    Ok(_) => {
+                        // Rows moved under us (inserted/deleted): re-map, try again.
+                        *self.cache.lock().await = None;
+                        decisions.push(Decision::Later);
+                    }
+                    Err(e) => decisions.push(Decision::Retry {
+                        error: e.to_string(),
+                        outcome_unknown: cmd.outcome_unknown,
+                        cmd,
+                    }),
+                }
+            }
+        }
+
+        let now = self.clock.now();
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut finished = 0;
+        let mut writes = Vec::new();
+        let mut landed = Vec::new();
+        for d in decisions {
+            match d {
+                Decision::Write { .. } => writes.push(d),
+                Decision::Landed { cmd, plant } => landed.push((cmd, plant)),
+                Decision::Conflict {
+                    cmd,
+                    error,
+                    winner,
+                    plant,
+                } => {
+                    let rec =
+                        self.store
+                            .record_conflict(&cmd, &error, winner, plant.as_ref(), now)?;
+                    tracing::warn!(tag = %cmd.tag, command = %cmd.id, code = error.code(), "conflicto");
+                    touched.insert(cmd.tag.clone());
+                    self.announce_conflict(&rec);
+                    pending_audits.push((rec, cmd));
+                    finished += 1;
+                }
+                Decision::Retry {
+                    cmd,
+                    error,
+                    outcome_unknown,
+                } => {
+                    tracing::warn!(tag = %cmd.tag, command = %cmd.id, %error, "comando no aplicado; se reintentará");
+                    self.store.mark_attempt_failed(
+                        &cmd.id,
+                        &error,
+                        now + self.backoff(cmd.attempts),
+                        outcome_unknown,
+                    )?;
+                }
+                Decision::Later => {}
+            }
+        }
+
+        let mut batch = WriteBatch::default();
+        let mut applied: Vec<(OutboxCommand, Box<Transition>)> = Vec::new();
+        for d in writes {
+            if let Decision::Write {
+                cmd,
+                transition,
+                row,
+                cells,
+                audit,
+            } = d
+            {
+                batch.updates.push(RowUpdate {
+                    tab: OPERACIONES.into(),
+                    row,
+                    cells,
+                });
+                batch.appends.push(Append {
+                    tab: METADATA.into(),
+                    cells: audit,
+                });
+                applied.push((cmd, transition));
+            }
+        }
+        let mut audited: HashMap<String, ()> = HashMap::new();
+        for (rec, cmd) in &pending_audits {
+            if audited.insert(cmd.id.clone(), ()).is_none() {
+                batch.appends.push(Append {
+                    tab: METADATA.into(),
+                    cells: self.conflict_audit(rec, cmd).to_row(&cache.metadata),
+                });
+            }
+        }
+
+        if !batch.is_empty() {
+            match self.coord.take_quota(QuotaKind::Write).await {
+                Ok(QuotaGrant::Granted) => {}
+                Ok(QuotaGrant::Wait(d)) => {
+                    let at = now + chrono::Duration::from_std(d).unwrap_or_default();
+                    for (cmd, _) in &applied {
+                        self.store.mark_attempt_failed(
+                            &cmd.id,
+                            "esperando cuota de Google Sheets",
+                            at,
+                            cmd.outcome_unknown,
+                        )?;
+                    }
+                    return Ok(finished);
+                }
+                Err(e) => {
+                    for (cmd, _) in &applied {
+                        self.store.mark_attempt_failed(
+                            &cmd.id,
+                            &e.to_string(),
+                            now + self.backoff(cmd.attempts),
+                            cmd.outcome_unknown,
+                        )?;
+                    }
+                    return Ok(finished);
+                }
+            }
+            if let Err(e) = self.workbook.write(&batch).await {
+                self.note_error(&e);
+                tracing::warn!(error = %e, commands = applied.len(), "escritura en la planilla fallida");
+                let cmds: Vec<OutboxCommand> = applied.into_iter().map(|(c, _)| c).collect();
+                self.retry_all(&cmds, &e)?;
+                return Ok(finished);
+            }
+            self.note_success();
+            let ids: Vec<String> = audited.into_keys().collect();
+            self.store.mark_conflicts_audited(&ids)?;
+        }
+
+        for (cmd, t) in applied {
+            self.after_write(&cmd, &t.after).await?;
+            self.store.mark_applied(&cmd.id, &t.after, now)?;
+            touched.insert(cmd.tag.clone());
+            finished += 1;
+        }
+        for (cmd, plant) in landed {
+            tracing::info!(tag = %cmd.tag, command = %cmd.id, "el comando ya estaba aplicado; solo se completa el registro");
+            self.coord.record_applied(&cmd.id).await?;
+            self.store.mark_applied(&cmd.id, &plant, now)?;
+            touched.insert(cmd.tag.clone());
+            finished += 1;
+        }
+        if !touched.is_empty() {
+            self.emit(AppEvent::ReplicaChanged {
+                tags: touched.into_iter().collect(),
+            });
+            self.emit(AppEvent::SyncChanged {
+                status: self.status(),
+            });
+        }
+        Ok(finished)
+    }
+
+    /// Bookkeeping after the plant has the write: applied-id record, live publish, locks.
+    async fn after_write(&self, cmd: &OutboxCommand, after: &Spool) -> Result<(), CoordError> {
+        self.coord.record_applied(&cmd.id).await?;
+        self.coord
+            .publish(&RowChange {
+                tag: cmd.tag.clone(),
+                row: after.clone(),
+                command_id: cmd.id.clone(),
+                device_id: cmd.device_id.clone(),
+            })
+            .await?;
+        match cmd.payload.intent {
+            Intent::Pausar(_) | Intent::Completar(_) | Intent::Cancelar(_) => {
+                if let Some(h) = self.coord.occupation_holder(&cmd.tag).await? {
+                    if h.worker_id == cmd.worker_id {
+                        self.coord.release_occupation(&cmd.tag, &h).await?;
+                    }
+                }
+            }
+            Intent::ForzarLiberacion => self.coord.force_release(&cmd.tag).await?,
+            Intent::Tomar(_) | Intent::Metrologia { .. } | Intent::Override => {}
+        }
+        Ok(())
+    }
+}

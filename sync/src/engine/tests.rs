@@ -1,0 +1,505 @@
+#![allow(clippy::unwrap_used)]
+//! Engine with the embedded ports, a controllable clock and a workbook that can fail on demand.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::*;
+use crate::domain::sheet::{Col, Grid};
+use crate::domain::{Intent, Operacion, RawCell, Spool};
+use crate::ports::{InProcessCoordinator, LocalWorkbook, RowsRead, WriteBatch};
+use crate::store::{CommandStatus, LocalAction};
+
+pub struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    fn advance(&self, secs: i64) {
+        let mut t = self.0.lock().unwrap();
+        *t += chrono::Duration::seconds(secs);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    None,
+    /// Fails before anything lands.
+    Unavailable,
+    /// Lands, then reports a lost answer (503 after commit / timeout).
+    LandedButUnknown,
+}
+
+struct FlakyWorkbook {
+    inner: LocalWorkbook,
+    fault: Mutex<Fault>,
+    writes: AtomicUsize,
+}
+
+#[async_trait]
+impl Workbook for FlakyWorkbook {
+    fn describe(&self) -> String {
+        "flaky".into()
+    }
+    async fn read_tab(&self, tab: &str) -> Result<Grid, WorkbookError> {
+        self.inner.read_tab(tab).await
+    }
+    async fn read_rows(&self, tab: &str, rows: &[u32]) -> Result<RowsRead, WorkbookError> {
+        self.inner.read_rows(tab, rows).await
+    }
+    async fn write(&self, batch: &WriteBatch) -> Result<(), WorkbookError> {
+        let fault = *self.fault.lock().unwrap();
+        match fault {
+            Fault::None => {
+                self.writes.fetch_add(1, Ordering::SeqCst);
+                self.inner.write(batch).await
+            }
+            Fault::Unavailable => Err(WorkbookError::Unavailable("503".into())),
+            Fault::LandedButUnknown => {
+                self.writes.fetch_add(1, Ordering::SeqCst);
+                self.inner.write(batch).await?;
+                Err(WorkbookError::OutcomeUnknown("timeout".into()))
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct RecordingNotifier(Mutex<Vec<(String, String)>>);
+
+impl Notifier for RecordingNotifier {
+    fn notify(&self, title: &str, body: &str) -> Result<(), String> {
+        self.0.lock().unwrap().push((title.into(), body.into()));
+        Ok(())
+    }
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    store: Arc<Store>,
+    wb: Arc<FlakyWorkbook>,
+    engine: Arc<Engine>,
+    clock: Arc<TestClock>,
+    notes: Arc<RecordingNotifier>,
+    n: usize,
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap()
+}
+
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let lw = LocalWorkbook::open(&dir.path().join("plant.db")).unwrap();
+    crate::demo::seed(&lw, t0(), 11, 60).unwrap();
+    let wb = Arc::new(FlakyWorkbook {
+        inner: lw,
+        fault: Mutex::new(Fault::None),
+        writes: AtomicUsize::new(0),
+    });
+    let (store, _) = Store::open(&dir.path().join("zeues.db")).unwrap();
+    let store = Arc::new(store);
+    let clock = Arc::new(TestClock(Mutex::new(t0())));
+    let notes = Arc::new(RecordingNotifier::default());
+    let engine = Engine::new(
+        store.clone(),
+        wb.clone(),
+        Arc::new(InProcessCoordinator::new()),
+        clock.clone(),
+        notes.clone(),
+        broadcast::channel(64).0,
+        EngineConfig::default(),
+    );
+    engine.load_snapshot().await.unwrap();
+    Rig {
+        _dir: dir,
+        store,
+        wb,
+        engine,
+        clock,
+        notes,
+        n: 0,
+    }
+}
+
+impl Rig {
+    fn act(&mut self, worker: u32, intent: Intent, tag: &str) -> String {
+        self.n += 1;
+        let id = format!("00000000-0000-4000-8000-{:012}", self.n);
+        let tags = vec![tag.to_string()];
+        let out = self
+            .store
+            .execute(
+                &LocalAction {
+                    worker_id: worker,
+                    intent,
+                    tags: &tags,
+                    supervisor_verified: false,
+                    now: self.clock.now(),
+                },
+                &mut || id.clone(),
+            )
+            .unwrap();
+        out[0].1.as_ref().unwrap();
+        id
+    }
+
+    /// A spool ready for TOMAR ARM.
+    fn free_arm_spool(&self) -> Spool {
+        self.store
+            .spools_where(
+                "fecha_materiales IS NOT NULL AND armador IS NULL AND ocupado_por IS NULL",
+                &[],
+                1,
+            )
+            .unwrap()
+            .remove(0)
+    }
+
+    async fn plant_row(&self, tag: &str) -> Spool {
+        let grid = self
+            .wb
+            .read_tab(crate::domain::sheet::OPERACIONES)
+            .await
+            .unwrap();
+        let layout = crate::domain::sheet::OperacionesLayout::from_headers(&grid.headers).unwrap();
+        layout
+            .decode_all(&grid.rows)
+            .spools
+            .into_iter()
+            .find(|s| s.tag == tag)
+            .unwrap()
+    }
+
+    async fn audit_ids(&self) -> Vec<String> {
+        let grid = self
+            .wb
+            .read_tab(crate::domain::sheet::METADATA)
+            .await
+            .unwrap();
+        grid.rows.iter().map(|r| r[0].shown()).collect()
+    }
+}
+
+const ARMADOR: u32 = 93; // MR(93)
+const OTRO_ARMADOR: u32 = 94; // JP(94)
+
+#[tokio::test]
+async fn tomar_lands_in_the_sheet_with_one_audit_row() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    assert_eq!(r.engine.push_once().await.unwrap(), 1);
+    let plant = r.plant_row(&tag).await;
+    assert_eq!(plant.ocupado_por.as_deref(), Some("MR(93)"));
+    assert_eq!(plant.version, id);
+    assert_eq!(r.audit_ids().await.iter().filter(|x| **x == id).count(), 1);
+    let cmd = r.store.command(&id).unwrap().unwrap();
+    assert_eq!(cmd.status, CommandStatus::Applied);
+    assert_eq!(r.store.counts().unwrap(), (0, 0, 0));
+    // Nothing left: the next round does nothing and writes nothing.
+    assert_eq!(r.engine.push_once().await.unwrap(), 0);
+    assert_eq!(r.wb.writes.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_batch_of_commands_is_one_write() {
+    let mut r = rig().await;
+    let tags: Vec<String> = r
+        .store
+        .spools_where(
+            "fecha_materiales IS NOT NULL AND armador IS NULL AND ocupado_por IS NULL",
+            &[],
+            5,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|s| s.tag)
+        .collect();
+    assert_eq!(tags.len(), 5);
+    for t in &tags {
+        r.act(ARMADOR, Intent::Tomar(Operacion::Arm), t);
+    }
+    assert_eq!(r.engine.push_once().await.unwrap(), 5);
+    assert_eq!(r.wb.writes.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn unknown_outcome_is_resolved_by_reading_never_by_writing_twice() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    *r.wb.fault.lock().unwrap() = Fault::LandedButUnknown;
+    r.engine.push_once().await.unwrap();
+    let cmd = r.store.command(&id).unwrap().unwrap();
+    assert_eq!(cmd.status, CommandStatus::Pending);
+    assert!(cmd.outcome_unknown);
+    assert_eq!(cmd.attempts, 1);
+    *r.wb.fault.lock().unwrap() = Fault::None;
+    r.clock.advance(120);
+    assert_eq!(r.engine.push_once().await.unwrap(), 1);
+    assert_eq!(
+        r.wb.writes.load(Ordering::SeqCst),
+        1,
+        "second write must not happen"
+    );
+    assert_eq!(r.audit_ids().await.iter().filter(|x| **x == id).count(), 1);
+    assert_eq!(
+        r.store.command(&id).unwrap().unwrap().status,
+        CommandStatus::Applied
+    );
+}
+
+#[tokio::test]
+async fn landed_command_is_recognised_from_the_audit_log_after_the_row_moved_on() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    *r.wb.fault.lock().unwrap() = Fault::LandedButUnknown;
+    r.engine.push_once().await.unwrap();
+    *r.wb.fault.lock().unwrap() = Fault::None;
+    // Another device moved the row on (a fresh engine: no in-process applied-id record).
+    let plant = r.plant_row(&tag).await;
+    let grid = r.wb.read_tab("Operaciones").await.unwrap();
+    let layout = crate::domain::sheet::OperacionesLayout::from_headers(&grid.headers).unwrap();
+    let cells = layout
+        .encode(&[(Col::Version, crate::domain::CellValue::text("otro-equipo"))])
+        .unwrap();
+    r.wb.inner
+        .write(&WriteBatch {
+            updates: vec![crate::ports::RowUpdate {
+                tab: "Operaciones".into(),
+                row: plant.row,
+                cells,
+            }],
+            appends: vec![],
+        })
+        .await
+        .unwrap();
+    let engine = Engine::new(
+        r.store.clone(),
+        r.wb.clone(),
+        Arc::new(InProcessCoordinator::new()),
+        r.clock.clone(),
+        r.notes.clone(),
+        broadcast::channel(8).0,
+        EngineConfig::default(),
+    );
+    r.clock.advance(120);
+    assert_eq!(engine.push_once().await.unwrap(), 1);
+    assert_eq!(r.wb.writes.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        r.store.command(&id).unwrap().unwrap().status,
+        CommandStatus::Applied
+    );
+}
+
+#[tokio::test]
+async fn unavailable_workbook_keeps_command_queued_with_its_error_and_retries_on_a_timer() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    *r.wb.fault.lock().unwrap() = Fault::Unavailable;
+    for i in 0..3 {
+        r.engine.push_once().await.unwrap();
+        if i < 2 {
+            r.clock.advance(3600);
+        }
+    }
+    let cmd = r.store.command(&id).unwrap().unwrap();
+    assert_eq!(cmd.status, CommandStatus::Pending);
+    assert_eq!(cmd.attempts, 3);
+    assert!(cmd.last_error.unwrap().contains("503"));
+    assert!(r.engine.status().last_error.is_some());
+    // The retry is not due yet right after a failure.
+    *r.wb.fault.lock().unwrap() = Fault::None;
+    r.clock.advance(1);
+    assert!(r
+        .store
+        .ready_commands(r.clock.now(), 10)
+        .unwrap()
+        .is_empty());
+    assert_eq!(r.engine.push_once().await.unwrap(), 0);
+    r.clock.advance(3600);
+    assert_eq!(r.engine.push_once().await.unwrap(), 1);
+    assert_eq!(r.plant_row(&tag).await.version, id);
+}
+
+#[tokio::test]
+async fn someone_else_took_the_spool_first_is_a_conflict_naming_them() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    // Offline, MR(93) takes the spool and then pauses it.
+    let mine = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    let held = r.act(ARMADOR, Intent::Pausar(Operacion::Arm), &tag);
+    // Meanwhile JP(94) took it on another device: the plant row says so.
+    let plant = r.plant_row(&tag).await;
+    let jp = crate::domain::Worker {
+        id: OTRO_ARMADOR,
+        nombre: "Juan Carlos".into(),
+        apellido: "Pérez López".into(),
+        activo: true,
+        roles: vec![crate::domain::Rol::Armador],
+    };
+    let t = crate::domain::apply(
+        &plant,
+        crate::domain::Actor {
+            worker: &jp,
+            supervisor_verified: false,
+        },
+        Intent::Tomar(Operacion::Arm),
+        crate::domain::time::santiago(t0()),
+        "otro-equipo-cmd",
+    )
+    .unwrap();
+    let grid = r.wb.read_tab("Operaciones").await.unwrap();
+    let layout = crate::domain::sheet::OperacionesLayout::from_headers(&grid.headers).unwrap();
+    r.wb.inner
+        .write(&WriteBatch {
+            updates: vec![crate::ports::RowUpdate {
+                tab: "Operaciones".into(),
+                row: plant.row,
+                cells: layout.encode(&t.changes).unwrap(),
+            }],
+            appends: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.engine.push_once().await.unwrap(), 1);
+    let c = r.store.conflicts(false).unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].command_id, mine);
+    assert_eq!(c[0].code, "SPOOL_OCUPADO");
+    assert_eq!(c[0].winner.as_deref(), Some("JP(94)"));
+    assert_eq!(c[0].held, vec![held.clone()]);
+    // The replica shows the plant's truth; the sheet was not overwritten.
+    let replica = r.store.spool(&tag).unwrap().unwrap();
+    assert_eq!(replica.ocupado_por.as_deref(), Some("JP(94)"));
+    assert_eq!(r.plant_row(&tag).await.version, "otro-equipo-cmd");
+    // Loud: a native notification naming spool and winner, and a CONFLICTO audit row.
+    let notes = r.notes.0.lock().unwrap().clone();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        notes[0].1,
+        format!("Spool {tag} fue tomado por JP(94) mientras estabas sin conexión")
+    );
+    let grid = r.wb.read_tab("Metadata").await.unwrap();
+    let conflict_rows: Vec<_> = grid
+        .rows
+        .iter()
+        .filter(|row| row.get(2) == Some(&RawCell::Text("CONFLICTO".into())))
+        .collect();
+    assert_eq!(conflict_rows.len(), 1);
+    assert!(
+        !r.audit_ids().await.contains(&mine),
+        "a rejected command has no audit row of its own"
+    );
+    // Held commands are not retried behind the conflict.
+    assert_eq!(r.engine.push_once().await.unwrap(), 0);
+    assert_eq!(
+        r.store.command(&held).unwrap().unwrap().status,
+        CommandStatus::Held
+    );
+}
+
+#[tokio::test]
+async fn still_valid_intent_is_rebased_onto_a_newer_row() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    // Someone edited an unrelated app cell: the version moved on, the intent is still valid.
+    let plant = r.plant_row(&tag).await;
+    let grid = r.wb.read_tab("Operaciones").await.unwrap();
+    let layout = crate::domain::sheet::OperacionesLayout::from_headers(&grid.headers).unwrap();
+    r.wb.inner
+        .write(&WriteBatch {
+            updates: vec![crate::ports::RowUpdate {
+                tab: "Operaciones".into(),
+                row: plant.row,
+                cells: layout
+                    .encode(&[(Col::Version, crate::domain::CellValue::text("v-otro"))])
+                    .unwrap(),
+            }],
+            appends: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.engine.push_once().await.unwrap(), 1);
+    assert_eq!(r.plant_row(&tag).await.version, id);
+    assert!(r.store.conflicts(false).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn columns_inserted_by_engineering_are_remapped_before_writing() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    r.engine.push_once().await.unwrap();
+    // Engineering inserts a column at the front while the app runs.
+    let mut grid = r.wb.read_tab("Operaciones").await.unwrap();
+    grid.headers.insert(0, "Nueva_Columna".into());
+    for row in &mut grid.rows {
+        row.insert(0, RawCell::Text("x".into()));
+    }
+    r.wb.inner.replace_tab("Operaciones", &grid).unwrap();
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    for _ in 0..3 {
+        r.engine.push_once().await.unwrap();
+    }
+    let plant = r.plant_row(&tag).await;
+    assert_eq!(plant.version, id);
+    assert_eq!(plant.ocupado_por.as_deref(), Some("MR(93)"));
+    let grid = r.wb.read_tab("Operaciones").await.unwrap();
+    assert!(grid
+        .rows
+        .iter()
+        .all(|row| row[0] == RawCell::Text("x".into())));
+}
+
+#[tokio::test]
+async fn a_missing_critical_column_stops_writes_and_says_which() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let mut grid = r.wb.read_tab("Operaciones").await.unwrap();
+    let idx = grid
+        .headers
+        .iter()
+        .position(|h| h == "Ocupado_Por")
+        .unwrap();
+    grid.headers[idx] = "Ocupado".into();
+    r.wb.inner.replace_tab("Operaciones", &grid).unwrap();
+    *r.engine.cache.lock().await = None;
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    r.engine.push_once().await.unwrap();
+    let cmd = r.store.command(&id).unwrap().unwrap();
+    assert_eq!(cmd.status, CommandStatus::Pending);
+    assert!(cmd.last_error.unwrap().contains("Ocupado_Por"));
+    assert_eq!(r.wb.writes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn run_loop_applies_new_commands_without_polling_the_ui() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let handle = tokio::spawn(r.engine.clone().run());
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    r.engine.wake();
+    for _ in 0..200 {
+        if r.store.command(&id).unwrap().unwrap().status == CommandStatus::Applied {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        r.store.command(&id).unwrap().unwrap().status,
+        CommandStatus::Applied
+    );
+    r.engine.shutdown();
+    handle.await.unwrap();
+}

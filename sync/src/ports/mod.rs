@@ -1,0 +1,183 @@
+//! The engine's two ports. `Workbook` is the plant's system of record (Google Sheets, or the
+//! embedded SQLite workbook); `Coordinator` is how devices agree (Redis, or in-process).
+//! Implementations translate; every rule stays in `domain` and every decision in `engine`.
+
+pub mod in_process;
+pub mod local_workbook;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::sheet::Grid;
+use crate::domain::{CellValue, DomainError, RawCell, Spool};
+
+pub use in_process::InProcessCoordinator;
+pub use local_workbook::LocalWorkbook;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WorkbookError {
+    #[error("no se pudo contactar la planilla: {0}")]
+    Unavailable(String),
+    #[error("cuota de Google Sheets agotada; se reintentará: {0}")]
+    Quota(String),
+    /// The write may or may not have landed (timeout, 5xx after commit): resolve by reading.
+    #[error("no se sabe si la escritura llegó a la planilla: {0}")]
+    OutcomeUnknown(String),
+    #[error(transparent)]
+    Schema(DomainError),
+    #[error("sin permiso sobre la planilla: {0}")]
+    Denied(String),
+    #[error("la planilla o la hoja no existe: {0}")]
+    NotFound(String),
+    #[error("la planilla rechazó la solicitud: {0}")]
+    Rejected(String),
+}
+
+impl WorkbookError {
+    /// Worth trying again later without anyone changing anything.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            WorkbookError::Unavailable(_)
+                | WorkbookError::Quota(_)
+                | WorkbookError::OutcomeUnknown(_)
+        )
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            WorkbookError::Unavailable(_) | WorkbookError::OutcomeUnknown(_) => "SIN_CONEXION",
+            WorkbookError::Quota(_) => "CUOTA_SHEETS",
+            WorkbookError::Schema(e) => e.code(),
+            WorkbookError::Denied(_) => "SIN_PERMISO",
+            WorkbookError::NotFound(_) => "PLANILLA_NO_ENCONTRADA",
+            WorkbookError::Rejected(_) => "SOLICITUD_RECHAZADA",
+        }
+    }
+}
+
+/// Header row plus the requested rows, in request order (a missing row reads as empty).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RowsRead {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<RawCell>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowUpdate {
+    pub tab: String,
+    /// 1-based sheet row.
+    pub row: u32,
+    /// 0-based column → value.
+    pub cells: Vec<(usize, CellValue)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Append {
+    pub tab: String,
+    pub cells: Vec<CellValue>,
+}
+
+/// One atomic write: every update and append lands, or none does.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct WriteBatch {
+    pub updates: Vec<RowUpdate>,
+    pub appends: Vec<Append>,
+}
+
+impl WriteBatch {
+    pub fn is_empty(&self) -> bool {
+        self.updates.is_empty() && self.appends.is_empty()
+    }
+}
+
+#[async_trait]
+pub trait Workbook: Send + Sync {
+    /// Short description for logs and the status panel (never a secret).
+    fn describe(&self) -> String;
+    async fn read_tab(&self, tab: &str) -> Result<Grid, WorkbookError>;
+    async fn read_rows(&self, tab: &str, rows: &[u32]) -> Result<RowsRead, WorkbookError>;
+    async fn write(&self, batch: &WriteBatch) -> Result<(), WorkbookError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoordError {
+    #[error("coordinación no disponible: {0}")]
+    Unavailable(String),
+    #[error("respuesta inesperada de la coordinación: {0}")]
+    Protocol(String),
+}
+
+/// Who holds a spool's occupation lock: `{worker_id}:{command_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHolder {
+    pub worker_id: u32,
+    pub command_id: String,
+}
+
+impl LockHolder {
+    pub fn encode(&self) -> String {
+        format!("{}:{}", self.worker_id, self.command_id)
+    }
+
+    pub fn decode(v: &str) -> Option<LockHolder> {
+        let (w, c) = v.split_once(':')?;
+        Some(LockHolder {
+            worker_id: w.parse().ok()?,
+            command_id: c.to_string(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acquire {
+    Acquired,
+    /// Someone holds it (possibly this same command, from an earlier try).
+    HeldBy(LockHolder),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaKind {
+    Read,
+    Write,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaGrant {
+    Granted,
+    /// Try again after this long.
+    Wait(Duration),
+}
+
+/// A row change every device should see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowChange {
+    pub tag: String,
+    pub row: Spool,
+    pub command_id: String,
+    pub device_id: String,
+}
+
+#[async_trait]
+pub trait Coordinator: Send + Sync {
+    fn describe(&self) -> String;
+    async fn acquire_occupation(
+        &self,
+        tag: &str,
+        holder: &LockHolder,
+    ) -> Result<Acquire, CoordError>;
+    async fn occupation_holder(&self, tag: &str) -> Result<Option<LockHolder>, CoordError>;
+    /// Compare-and-delete: only the exact holder's lock goes.
+    async fn release_occupation(&self, tag: &str, holder: &LockHolder) -> Result<bool, CoordError>;
+    /// Supervisor force-release (audited by the caller).
+    async fn force_release(&self, tag: &str) -> Result<(), CoordError>;
+    /// Short per-row mutex for a read-check-write; `false` when another writer holds it.
+    async fn lock_row(&self, tag: &str, owner: &str, ttl: Duration) -> Result<bool, CoordError>;
+    async fn unlock_row(&self, tag: &str, owner: &str) -> Result<(), CoordError>;
+    async fn was_applied(&self, command_id: &str) -> Result<bool, CoordError>;
+    async fn record_applied(&self, command_id: &str) -> Result<(), CoordError>;
+    async fn publish(&self, change: &RowChange) -> Result<(), CoordError>;
+    async fn take_quota(&self, kind: QuotaKind) -> Result<QuotaGrant, CoordError>;
+}

@@ -1,0 +1,527 @@
+//! The public face of `zeues-sync`: what the Tauri shell, the CLI and the tests call. Each method
+//! is a thin, typed entry point: validate, call the store or engine, return `{code, message}`
+//! errors. No Tauri here.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use tokio::sync::broadcast;
+
+use crate::api::{
+    ActionOutcome, ActionRequest, ApiError, AppEvent, OpenReport, PendingCommand, SpoolHistory,
+    SpoolList, SpoolOutcome, SpoolQuery, SpoolView, SyncStatus, WorkerView,
+};
+use crate::domain::history::history;
+use crate::domain::spool::normalize_tag;
+use crate::domain::time::{fmt_datetime, santiago};
+use crate::domain::transitions::eligible;
+use crate::domain::{Actor, DomainError, Intent, Operacion, ResultadoMetrologia, Spool, Worker};
+use crate::engine::{Engine, EngineConfig, Notifier};
+use crate::ports::{Coordinator, InProcessCoordinator, LocalWorkbook, Workbook};
+use crate::store::{LocalAction, Store, StoreError};
+
+pub use crate::engine::{Clock, NoNotifier, SystemClock};
+
+/// File names inside the data directory.
+pub const DEVICE_DB: &str = "zeues.db";
+pub const DEMO_WORKBOOK: &str = "planta-demo.db";
+
+const MAX_LIST: usize = 500;
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Domain(d) => d.into(),
+            other => {
+                tracing::error!(error = %other, "error de la base local");
+                ApiError::new(
+                    "ERROR_LOCAL",
+                    format!("Error de la base de datos local: {other}"),
+                )
+            }
+        }
+    }
+}
+
+pub struct Zeues {
+    store: Arc<Store>,
+    engine: Arc<Engine>,
+    clock: Arc<dyn Clock>,
+    events: broadcast::Sender<AppEvent>,
+    ids: Mutex<Box<dyn FnMut() -> String + Send>>,
+    data_dir: PathBuf,
+}
+
+/// How a device is wired: its database, its ports, its clock and id source.
+pub struct Wiring {
+    pub store: Arc<Store>,
+    pub workbook: Arc<dyn Workbook>,
+    pub coordinator: Arc<dyn Coordinator>,
+    pub clock: Arc<dyn Clock>,
+    pub notifier: Arc<dyn Notifier>,
+    pub ids: Box<dyn FnMut() -> String + Send>,
+    pub config: EngineConfig,
+    pub data_dir: PathBuf,
+}
+
+pub fn uuid_ids() -> Box<dyn FnMut() -> String + Send> {
+    Box::new(|| uuid::Uuid::new_v4().to_string())
+}
+
+fn success_message(intent: Intent, tag: &str, worker: &Worker) -> String {
+    match intent {
+        Intent::Tomar(Operacion::Reparacion) => format!("Reparación tomada para spool {tag}"),
+        Intent::Tomar(_) => format!("Spool {tag} tomado por {}", worker.token()),
+        Intent::Pausar(_) => format!("Trabajo pausado en {tag}"),
+        Intent::Completar(Operacion::Reparacion) => {
+            format!("Reparación completada para spool {tag} - devuelto a metrología")
+        }
+        Intent::Completar(_) => format!("Operación completada en {tag}"),
+        Intent::Cancelar(_) => format!("Trabajo cancelado en {tag}"),
+        Intent::Metrologia {
+            resultado: ResultadoMetrologia::Aprobado,
+            ..
+        } => format!("Metrología aprobada para spool {tag}"),
+        Intent::Metrologia { .. } => format!("Metrología rechazada para spool {tag}"),
+        Intent::Override => format!("Override registrado en {tag}: vuelve a reparación"),
+        Intent::ForzarLiberacion => format!("Spool {tag} liberado por el supervisor"),
+    }
+}
+
+impl Zeues {
+    /// Opens (or creates, seeding the demo plant on first start) the standalone embedded plant
+    /// in `data_dir` and spawns the sync engine on `rt`.
+    pub fn open_standalone(
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        rt: tokio::runtime::Handle,
+    ) -> Result<(Arc<Zeues>, OpenReport), ApiError> {
+        Self::open_standalone_with(data_dir, clock, Arc::new(NoNotifier), rt)
+    }
+
+    pub fn open_standalone_with(
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        notifier: Arc<dyn Notifier>,
+        rt: tokio::runtime::Handle,
+    ) -> Result<(Arc<Zeues>, OpenReport), ApiError> {
+        let (store, recovered) = Store::open(&data_dir.join(DEVICE_DB))?;
+        let workbook = LocalWorkbook::open(&data_dir.join(DEMO_WORKBOOK))
+            .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+        let mut report = OpenReport {
+            recovered_from_corruption: recovered,
+            seeded_demo: false,
+        };
+        if workbook
+            .tabs()
+            .map_err(|e| ApiError::new(e.code(), e.to_string()))?
+            .is_empty()
+        {
+            crate::demo::seed(&workbook, clock.now(), 2026, crate::demo::DEMO_SPOOLS)
+                .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+            report.seeded_demo = true;
+        }
+        let store = Arc::new(store);
+        if store.setting("supervisor_pin")?.is_none() {
+            set_pin(&store, crate::demo::DEMO_SUPERVISOR_PIN)?;
+        }
+        let wiring = Wiring {
+            store,
+            workbook: Arc::new(workbook),
+            coordinator: Arc::new(InProcessCoordinator::new()),
+            clock,
+            notifier,
+            ids: uuid_ids(),
+            config: EngineConfig::default(),
+            data_dir: data_dir.to_path_buf(),
+        };
+        let zeues = Self::start(wiring, rt)?;
+        Ok((zeues, report))
+    }
+
+    /// Wires a device from its parts, loads the plant into the replica and starts the engine.
+    pub fn start(w: Wiring, rt: tokio::runtime::Handle) -> Result<Arc<Zeues>, ApiError> {
+        let events = broadcast::channel(256).0;
+        let engine = Engine::new(
+            w.store.clone(),
+            w.workbook,
+            w.coordinator,
+            w.clock.clone(),
+            w.notifier,
+            events.clone(),
+            w.config,
+        );
+        // The first snapshot runs on its own thread: this may be called from inside the runtime.
+        let loader = engine.clone();
+        let handle = rt.clone();
+        let loaded = std::thread::scope(|s| {
+            s.spawn(move || handle.block_on(loader.load_snapshot()))
+                .join()
+                .map_err(|_| ApiError::internal("la carga inicial de la planta se interrumpió"))
+        })?;
+        match loaded {
+            Ok(problems) if !problems.is_empty() => {
+                tracing::warn!(count = problems.len(), "filas de la planilla con problemas");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                // The replica (if any) still works offline; the engine keeps retrying.
+                tracing::error!(error = %e, "no se pudo cargar la planta; se trabaja con la réplica local");
+                if w.store.spool_count()? == 0 {
+                    return Err(ApiError::new(e.code(), e.to_string()));
+                }
+            }
+        }
+        rt.spawn(engine.clone().run());
+        Ok(Arc::new(Zeues {
+            store: w.store,
+            engine,
+            clock: w.clock,
+            events,
+            ids: Mutex::new(w.ids),
+            data_dir: w.data_dir,
+        }))
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<AppEvent> {
+        self.events.subscribe()
+    }
+
+    /// Listed workers (active, with a role) who may act on `operacion` (all listed when `None`).
+    pub fn workers(&self, operacion: Option<Operacion>) -> Result<Vec<WorkerView>, ApiError> {
+        Ok(self
+            .store
+            .workers()?
+            .into_iter()
+            .filter(|w| w.is_listed())
+            .filter(|w| operacion.is_none_or(|op| w.may_act(op, None)))
+            .map(|w| WorkerView {
+                id: w.id,
+                token: w.token(),
+                nombre: w.nombre.clone(),
+                apellido: w.apellido.clone(),
+                roles: w.roles.iter().map(|r| r.as_str().to_string()).collect(),
+            })
+            .collect())
+    }
+
+    fn worker(&self, id: u32) -> Result<Worker, ApiError> {
+        self.store
+            .worker(id)?
+            .filter(|w| w.activo)
+            .ok_or_else(|| DomainError::WorkerNoEncontrado { id }.into())
+    }
+
+    pub fn spool(&self, tag: &str) -> Result<SpoolView, ApiError> {
+        let tag = normalize_tag(tag)?;
+        let s = self
+            .store
+            .spool(&tag)?
+            .ok_or(DomainError::SpoolNoEncontrado { tag: tag.clone() })?;
+        Ok(SpoolView::from_spool(&s, self.store.has_pending(&tag)?))
+    }
+
+    /// A list screen's spools: filtered by TAG/NV; for an action, only those the rules allow
+    /// (occupied and blocked ones come back separately, to show greyed).
+    pub fn spools(&self, q: &SpoolQuery) -> Result<SpoolList, ApiError> {
+        let limit = q.limit.unwrap_or(MAX_LIST).min(5_000);
+        let like = |v: &Option<String>| {
+            v.as_ref()
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    let escaped = s
+                        .to_uppercase()
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_");
+                    format!("%{escaped}%")
+                })
+        };
+        let tag_like = like(&q.tag);
+        let nv_like = like(&q.nv);
+        let mut cond = vec!["1=1".to_string()];
+        let mut params: Vec<String> = Vec::new();
+        if let Some(t) = tag_like {
+            params.push(t);
+            cond.push(format!("upper(tag) LIKE ?{} ESCAPE '\\'", params.len()));
+        }
+        if let Some(n) = nv_like {
+            params.push(n);
+            cond.push(format!("upper(nv) LIKE ?{} ESCAPE '\\'", params.len()));
+        }
+        if q.solo_ocupados {
+            cond.push("ocupado_por IS NOT NULL".into());
+        }
+        let action = match &q.for_action {
+            Some(a) => {
+                let w = self.worker(a.worker_id)?;
+                let coarse = match a.intent {
+                    Intent::Tomar(Operacion::Arm) => {
+                        "fecha_materiales IS NOT NULL AND fecha_armado IS NULL".to_string()
+                    }
+                    Intent::Tomar(Operacion::Sold) => "fecha_materiales IS NOT NULL AND armador IS NOT NULL AND fecha_soldadura IS NULL".to_string(),
+                    Intent::Tomar(_) => "estado_reparacion IN ('PENDIENTE', 'PAUSADA', 'BLOQUEADO')".to_string(),
+                    Intent::Pausar(_) | Intent::Completar(_) | Intent::Cancelar(_) => {
+                        params.push(w.token());
+                        format!("ocupado_por = ?{}", params.len())
+                    }
+                    Intent::Metrologia { .. } => "fecha_armado IS NOT NULL AND fecha_soldadura IS NOT NULL AND (resultado_metrologia IS NULL OR estado_reparacion = 'COMPLETADA')".to_string(),
+                    Intent::Override => "estado_reparacion = 'BLOQUEADO'".to_string(),
+                    Intent::ForzarLiberacion => "ocupado_por IS NOT NULL".to_string(),
+                };
+                cond.push(format!("({coarse})"));
+                Some((w, a.intent))
+            }
+            None => None,
+        };
+        let sql_params: Vec<&dyn rusqlite::ToSql> =
+            params.iter().map(|p| p as &dyn rusqlite::ToSql).collect();
+        let candidates =
+            self.store
+                .spools_where(&cond.join(" AND "), &sql_params, usize::MAX >> 1)?;
+        let pending = self.store.pending_tags()?;
+        let view = |s: &Spool| SpoolView::from_spool(s, pending.contains(&s.tag));
+        let now = santiago(self.clock.now());
+        let (mut ok, mut greyed): (Vec<SpoolView>, Vec<SpoolView>) = (Vec::new(), Vec::new());
+        match action {
+            None => ok = candidates.iter().map(view).collect(),
+            Some((w, intent)) => {
+                let supervisor = w.has(crate::domain::Rol::Supervisor);
+                let actor = Actor {
+                    worker: &w,
+                    supervisor_verified: supervisor,
+                };
+                for s in &candidates {
+                    if eligible(s, actor, intent, now) {
+                        ok.push(view(s));
+                    } else if s.is_occupied() || s.is_blocked() {
+                        greyed.push(view(s));
+                    }
+                }
+            }
+        }
+        let total = ok.len();
+        ok.truncate(limit);
+        greyed.truncate(limit);
+        Ok(SpoolList {
+            spools: ok,
+            ocupados: greyed,
+            total,
+        })
+    }
+
+    /// A tap: validated locally and written (replica + outbox, one transaction) at once; the
+    /// engine applies it when it can. Each spool of a batch gets its own outcome.
+    pub fn execute(&self, req: ActionRequest) -> Result<ActionOutcome, ApiError> {
+        let worker = self.worker(req.worker_id)?;
+        let supervisor_verified = if req.intent.needs_supervisor() {
+            if !worker.has(crate::domain::Rol::Supervisor) {
+                return Err(DomainError::RolNoAutorizado {
+                    token: worker.token(),
+                    operacion: "supervisión".into(),
+                    roles: worker.roles_text(),
+                }
+                .into());
+            }
+            self.verify_pin(req.supervisor_pin.as_deref().unwrap_or(""))?;
+            true
+        } else {
+            false
+        };
+        let now = self.clock.now();
+        let results = {
+            let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+            self.store.execute(
+                &LocalAction {
+                    worker_id: worker.id,
+                    intent: req.intent,
+                    tags: &req.tags,
+                    supervisor_verified,
+                    now,
+                },
+                &mut *ids,
+            )?
+        };
+        let outcomes: Vec<SpoolOutcome> = results
+            .iter()
+            .map(|(tag, r)| match r {
+                Ok(_) => SpoolOutcome {
+                    tag: tag.clone(),
+                    ok: true,
+                    code: "OK".into(),
+                    message: success_message(req.intent, tag, &worker),
+                },
+                Err(e) => SpoolOutcome {
+                    tag: tag.clone(),
+                    ok: false,
+                    code: e.code().into(),
+                    message: e.to_string(),
+                },
+            })
+            .collect();
+        let ok_tags: Vec<String> = outcomes
+            .iter()
+            .filter(|o| o.ok)
+            .map(|o| o.tag.clone())
+            .collect();
+        let summary = if outcomes.len() == 1 {
+            outcomes[0].message.clone()
+        } else {
+            let fails = outcomes.len() - ok_tags.len();
+            format!(
+                "{} de {} spools exitosos ({fails} fallos)",
+                ok_tags.len(),
+                outcomes.len()
+            )
+        };
+        if !ok_tags.is_empty() {
+            self.engine.wake();
+            if self
+                .events
+                .send(AppEvent::ReplicaChanged {
+                    tags: ok_tags.clone(),
+                })
+                .is_err()
+            {
+                tracing::trace!("sin oyentes de eventos");
+            }
+        }
+        let status = self.engine.status();
+        let queued = !ok_tags.is_empty()
+            && matches!(
+                status.connectivity,
+                crate::api::Connectivity::Offline | crate::api::Connectivity::RedisOnly
+            );
+        tracing::info!(worker = worker.id, intent = ?req.intent, ok = ok_tags.len(), total = outcomes.len(), "acción local");
+        Ok(ActionOutcome {
+            results: outcomes,
+            summary,
+            queued,
+        })
+    }
+
+    pub fn sync_status(&self) -> SyncStatus {
+        self.engine.status()
+    }
+
+    pub fn pending_commands(&self) -> Result<Vec<PendingCommand>, ApiError> {
+        let workers = self.store.workers()?;
+        let token = |id: u32| {
+            workers
+                .iter()
+                .find(|w| w.id == id)
+                .map_or_else(|| format!("({id})"), Worker::token)
+        };
+        Ok(self
+            .store
+            .unapplied_commands()?
+            .into_iter()
+            .map(|c| PendingCommand {
+                worker: token(c.worker_id),
+                accion: c.payload.intent.accion().into(),
+                operacion: c
+                    .payload
+                    .intent
+                    .operacion()
+                    .map_or(String::new(), |o| o.code().into()),
+                created_at: fmt_datetime(santiago(c.created_at)),
+                status: c.status.as_str().into(),
+                attempts: c.attempts,
+                last_error: c.last_error,
+                id: c.id,
+                tag: c.tag,
+            })
+            .collect())
+    }
+
+    pub fn history(&self, tag: &str) -> Result<SpoolHistory, ApiError> {
+        let tag = normalize_tag(tag)?;
+        if self.store.spool(&tag)?.is_none() {
+            return Err(DomainError::SpoolNoEncontrado { tag }.into());
+        }
+        let events = self.store.audit_events(&tag)?;
+        Ok(SpoolHistory {
+            history: history(&events, santiago(self.clock.now())),
+            tag,
+        })
+    }
+
+    /// Checks the supervisor PIN against its stored argon2 hash.
+    pub fn verify_pin(&self, pin: &str) -> Result<(), ApiError> {
+        let stored = self.store.setting("supervisor_pin")?.ok_or_else(|| {
+            ApiError::new(
+                "PIN_NO_CONFIGURADO",
+                "No hay PIN de supervisor configurado en este equipo.",
+            )
+        })?;
+        let parsed = PasswordHash::new(&stored)
+            .map_err(|e| ApiError::internal(format!("PIN guardado ilegible: {e}")))?;
+        if Argon2::default()
+            .verify_password(pin.as_bytes(), &parsed)
+            .is_ok()
+        {
+            Ok(())
+        } else {
+            tracing::warn!("PIN de supervisor incorrecto");
+            Err(ApiError::new(
+                "PIN_INCORRECTO",
+                "PIN de supervisor incorrecto.",
+            ))
+        }
+    }
+
+    pub fn set_supervisor_pin(&self, pin: &str) -> Result<(), ApiError> {
+        set_pin(&self.store, pin)
+    }
+
+    pub fn shutdown(&self) {
+        self.engine.shutdown();
+    }
+
+    /// Tags present in the replica (tests, CLI).
+    pub fn tags(&self) -> Result<HashSet<String>, ApiError> {
+        Ok(self
+            .store
+            .spools_where("1=1", &[], usize::MAX >> 1)?
+            .into_iter()
+            .map(|s| s.tag)
+            .collect())
+    }
+}
+
+fn set_pin(store: &Store, pin: &str) -> Result<(), ApiError> {
+    if pin.len() < 4 || !pin.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ApiError::new(
+            "PIN_INVALIDO",
+            "El PIN debe tener al menos 4 dígitos.",
+        ));
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = Argon2::default()
+        .hash_password(pin.as_bytes(), &salt)
+        .map_err(|e| ApiError::internal(format!("no se pudo guardar el PIN: {e}")))?
+        .to_string();
+    store.set_setting("supervisor_pin", &hash)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
