@@ -1,0 +1,3 @@
+fn main() {
+    zeues_ui::start();
+}

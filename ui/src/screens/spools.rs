@@ -1,0 +1,313 @@
+//! 4. Spools: the spools this worker may pick for the chosen action (occupied ones greyed with
+//! `Ocupado por MR(93)`), NV/TAG filters, a TAG scan selects, select all/none, at most 50.
+
+use leptos::prelude::*;
+use zeues_sync::api::{ForAction, SpoolList, SpoolQuery, SpoolView};
+use zeues_sync::domain::{Intent, Operacion, MAX_BATCH};
+
+use crate::components::{ErrorBox, Footer, Load};
+use crate::ipc;
+use crate::state::{AppState, Screen};
+use crate::text;
+
+/// Rows fetched per query; the filters find the rest.
+const LIST_LIMIT: usize = 300;
+
+fn non_empty(s: String) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+#[component]
+pub fn Spools() -> impl IntoView {
+    let st = expect_context::<AppState>();
+    let op = st.op.get_untracked();
+    let intent = st.intent.get_untracked();
+    let worker_id = st.worker.get_untracked().map(|w| w.id);
+    let single = matches!(intent, Some(Intent::Metrologia { .. }));
+    let tag_f = RwSignal::new(String::new());
+    let nv_f = RwSignal::new(String::new());
+    let list = RwSignal::new(Load::<SpoolList>::Loading);
+    let notice = RwSignal::new(None::<String>);
+    let seq = StoredValue::new(0u64);
+
+    Effect::new(move |_| {
+        let query = SpoolQuery {
+            tag: non_empty(tag_f.get()),
+            nv: non_empty(nv_f.get()),
+            for_action: worker_id
+                .zip(intent)
+                .map(|(worker_id, intent)| ForAction { worker_id, intent }),
+            limit: Some(LIST_LIMIT),
+            solo_ocupados: false,
+        };
+        st.replica_rev.track();
+        let n = seq.get_value() + 1;
+        seq.set_value(n);
+        leptos::task::spawn_local(async move {
+            let answer = ipc::list_spools(&query).await;
+            if seq.get_value() != n {
+                return; // a newer query is on its way
+            }
+            match answer {
+                Ok(l) => {
+                    // A spool someone else just took cannot stay selected.
+                    st.selected
+                        .update(|sel| sel.retain(|t| l.spools.iter().any(|s| &s.tag == t)));
+                    list.set(Load::Ready(l));
+                }
+                Err(e) => list.set(Load::Failed(e)),
+            }
+        });
+    });
+
+    let toggle = move |tag: String| {
+        notice.set(None);
+        st.selected.update(|sel| {
+            if let Some(pos) = sel.iter().position(|t| *t == tag) {
+                sel.remove(pos);
+            } else if single {
+                *sel = vec![tag];
+            } else if sel.len() >= MAX_BATCH {
+                notice.set(Some(format!("Máximo {MAX_BATCH} spools por vez")));
+            } else {
+                sel.push(tag);
+            }
+        });
+    };
+
+    let select_all = move |_| {
+        notice.set(None);
+        if let Load::Ready(l) = list.get_untracked() {
+            let all: Vec<String> = l
+                .spools
+                .iter()
+                .filter(|s| !s.bloqueado)
+                .map(|s| s.tag.clone())
+                .take(MAX_BATCH)
+                .collect();
+            if l.spools.len() > MAX_BATCH {
+                notice.set(Some(format!(
+                    "Se seleccionaron los primeros {MAX_BATCH} (máximo por vez)"
+                )));
+            }
+            st.selected.set(all);
+        }
+    };
+
+    // A scanner types the TAG and Enter: select that spool.
+    let on_scan = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() != "Enter" {
+            return;
+        }
+        let typed = tag_f.get_untracked().trim().to_uppercase();
+        if typed.is_empty() {
+            return;
+        }
+        let Load::Ready(l) = list.get_untracked() else {
+            return;
+        };
+        if let Some(s) = l.spools.iter().find(|s| s.tag.eq_ignore_ascii_case(&typed)) {
+            if !st.selected.with_untracked(|sel| sel.contains(&s.tag)) {
+                toggle(s.tag.clone());
+            }
+            tag_f.set(String::new());
+        } else if let Some(s) = l
+            .ocupados
+            .iter()
+            .find(|s| s.tag.eq_ignore_ascii_case(&typed))
+        {
+            notice.set(Some(format!(
+                "El spool {} está ocupado por {}",
+                s.tag,
+                s.ocupado_por.clone().unwrap_or_default()
+            )));
+        } else {
+            notice.set(Some(format!("El spool {typed} no está en esta lista")));
+        }
+    };
+
+    let title = format!(
+        "{} - {}",
+        op.map_or("", Operacion::label),
+        intent.map_or("", text::intent_word)
+    );
+    let empty_text = match intent {
+        Some(Intent::Pausar(_) | Intent::Completar(_) | Intent::Cancelar(_)) => {
+            "No tienes spools tomados en esta operación"
+        }
+        _ => "No hay spools disponibles para esta acción",
+    };
+    let count = move || st.selected.with(Vec::len);
+    let shown = move || {
+        list.with(|l| {
+            if let Load::Ready(l) = l {
+                l.spools.len()
+            } else {
+                0
+            }
+        })
+    };
+
+    let row = move |s: SpoolView| {
+        let tag = s.tag.clone();
+        let tag_sel = s.tag.clone();
+        let tag_sel2 = s.tag.clone();
+        // A memo is Copy, so the row's class, attribute and check mark can all follow it.
+        let is_sel = Memo::new(move |_| st.selected.with(|sel| sel.contains(&tag_sel)));
+        let ciclo = (s.ciclo_reparacion > 0 && op == Some(Operacion::Reparacion)).then(
+            || view! { <span class="chip">{format!("Ciclo {}/3", s.ciclo_reparacion)}</span> },
+        );
+        let pend = s
+            .pendiente
+            .then(|| view! { <span class="chip chip-warn">"pendiente de sincronizar"</span> });
+        if s.bloqueado {
+            return view! {
+                <div class="spool-row disabled bloqueado" data-tag=tag data-ocupado="false" aria-disabled="true">
+                    <span class="check"></span>
+                    <span class="tag">{s.tag.clone()}</span>
+                    <span class="nv">{format!("NV {}", s.nv)}</span>
+                    <span class="estado">{s.estado_detalle.clone()}</span>
+                    <span class="chip chip-bad">"BLOQUEADO - Supervisor"</span>
+                </div>
+            }
+                .into_any();
+        }
+        view! {
+            <button
+                class="spool-row"
+                class:selected=is_sel
+                data-tag=tag
+                data-ocupado="false"
+                data-selected=move || is_sel.get().to_string()
+                on:click=move |_| toggle(tag_sel2.clone())
+            >
+                <span class="check">{move || if is_sel.get() { "✓" } else { "" }}</span>
+                <span class="tag">{s.tag.clone()}</span>
+                <span class="nv">{format!("NV {}", s.nv)}</span>
+                <span class="estado">{s.estado_detalle.clone()}</span>
+                {ciclo}
+                {pend}
+            </button>
+        }
+        .into_any()
+    };
+
+    view! {
+        <section class="page" id="pantalla-spools">
+            <h1>{title}</h1>
+            <div class="filters">
+                <input
+                    id="tag-filter"
+                    class="input"
+                    type="search"
+                    autofocus
+                    placeholder="TAG (o escanear)"
+                    prop:value=move || tag_f.get()
+                    on:input=move |ev| tag_f.set(event_target_value(&ev))
+                    on:keydown=on_scan
+                />
+                <input
+                    id="nv-filter"
+                    class="input input-narrow"
+                    type="search"
+                    placeholder="NV"
+                    prop:value=move || nv_f.get()
+                    on:input=move |ev| nv_f.set(event_target_value(&ev))
+                />
+                {(!single)
+                    .then(|| {
+                        view! {
+                            <button class="btn btn-secondary" id="select-all" on:click=select_all>
+                                "TODOS"
+                            </button>
+                            <button
+                                class="btn btn-secondary"
+                                id="select-none"
+                                on:click=move |_| st.selected.set(Vec::new())
+                            >
+                                "NINGUNO"
+                            </button>
+                        }
+                    })}
+                <span class="counter" id="seleccionados">
+                    {move || format!("SELECCIONADOS: {} / {}", count(), shown())}
+                </span>
+            </div>
+            {move || notice.get().map(|m| view! { <p class="hint warn" id="aviso-spools">{m}</p> })}
+            <div class="scroll" id="spool-list">
+                {move || match list.get() {
+                    Load::Loading => view! { <p class="hint">"Cargando spools…"</p> }.into_any(),
+                    Load::Failed(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    Load::Ready(l) => {
+                        let more = (l.total > l.spools.len())
+                            .then(|| {
+                                view! {
+                                    <p class="hint">
+                                        {format!(
+                                            "Mostrando {} de {}. Use los filtros para encontrar otros.",
+                                            l.spools.len(),
+                                            l.total,
+                                        )}
+                                    </p>
+                                }
+                            });
+                        let empty = (l.spools.is_empty() && l.ocupados.is_empty())
+                            .then(|| view! { <p class="hint" id="sin-spools">{empty_text}</p> });
+                        view! {
+                            {empty}
+                            {l.spools.into_iter().map(row).collect_view()}
+                            {l
+                                .ocupados
+                                .into_iter()
+                                .map(|s| {
+                                    // Greyed: occupied by someone, or BLOQUEADO (supervisor only).
+                                    let (why, ocupado) = match &s.ocupado_por {
+                                        Some(por) => (format!("Ocupado por {por}"), "true"),
+                                        None if s.bloqueado => ("BLOQUEADO - Supervisor".to_string(), "false"),
+                                        None => ("No disponible".to_string(), "false"),
+                                    };
+                                    view! {
+                                        <div
+                                            class="spool-row disabled ocupado"
+                                            data-tag=s.tag.clone()
+                                            data-ocupado=ocupado
+                                            aria-disabled="true"
+                                        >
+                                            <span class="check"></span>
+                                            <span class="tag">{s.tag.clone()}</span>
+                                            <span class="nv">{format!("NV {}", s.nv)}</span>
+                                            <span class="ocupado-por">{why}</span>
+                                        </div>
+                                    }
+                                })
+                                .collect_view()}
+                            {more}
+                        }
+                            .into_any()
+                    }
+                }}
+            </div>
+            <Footer back=if single { Screen::Trabajador } else { Screen::Accion }>
+                <button
+                    class="btn btn-primary"
+                    id="continuar"
+                    disabled=move || count() == 0
+                    on:click=move |_| {
+                        if count() > 0 {
+                            st.go(if single { Screen::Metrologia } else { Screen::Confirmar });
+                        }
+                    }
+                >
+                    {move || {
+                        if single {
+                            "INSPECCIONAR".to_string()
+                        } else {
+                            format!("CONTINUAR CON {}", text::spools_count(count()))
+                        }
+                    }}
+                </button>
+            </Footer>
+        </section>
+    }
+}
