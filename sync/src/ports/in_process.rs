@@ -1,24 +1,40 @@
-//! The embedded coordinator: one device, so agreement is a mutex. Same contract as Redis.
+//! The embedded coordinator: one device, so agreement is a mutex. Same contract as Redis
+//! (`ports::redis`), which is what the engine's unit tests rely on.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Notify};
 
-use super::{Acquire, CoordError, Coordinator, LockHolder, QuotaGrant, QuotaKind, RowChange};
+use super::{
+    Acquire, ChangeRead, CoordError, Coordinator, LiveRow, LockHolder, Presence, QuotaGrant,
+    QuotaKind, RowChange, StreamCursor,
+};
+use crate::domain::Spool;
+
+/// Entries kept in the in-memory change stream (older ones are trimmed, as in Redis).
+const STREAM_CAP: usize = 10_000;
 
 #[derive(Default)]
 struct State {
     locks: HashMap<String, LockHolder>,
     row_locks: HashMap<String, (String, Instant)>,
     applied: HashSet<String>,
+    live: HashMap<String, LiveRow>,
+    /// (seq, change), oldest first.
+    stream: VecDeque<(u64, RowChange)>,
+    seq: u64,
+    epoch: Option<String>,
+    lease: Option<(String, Instant)>,
+    presence: HashMap<String, (Presence, Instant)>,
 }
 
 pub struct InProcessCoordinator {
     state: Mutex<State>,
     changes: broadcast::Sender<RowChange>,
+    appended: Notify,
 }
 
 impl Default for InProcessCoordinator {
@@ -27,11 +43,16 @@ impl Default for InProcessCoordinator {
     }
 }
 
+fn stream_id(seq: u64) -> String {
+    format!("{seq}-0")
+}
+
 impl InProcessCoordinator {
     pub fn new() -> Self {
         InProcessCoordinator {
             state: Mutex::new(State::default()),
             changes: broadcast::channel(1024).0,
+            appended: Notify::new(),
         }
     }
 
@@ -41,6 +62,50 @@ impl InProcessCoordinator {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn append(&self, change: &RowChange) {
+        {
+            let mut st = self.state();
+            st.seq += 1;
+            let seq = st.seq;
+            st.stream.push_back((seq, change.clone()));
+            while st.stream.len() > STREAM_CAP {
+                st.stream.pop_front();
+            }
+        }
+        self.appended.notify_waiters();
+        // No subscriber is fine: on one device the replica is already up to date.
+        if self.changes.send(change.clone()).is_err() {
+            tracing::trace!(tag = %change.tag, "cambio publicado sin suscriptores");
+        }
+    }
+
+    fn read_now(&self, after: &StreamCursor, max: usize) -> ChangeRead {
+        let st = self.state();
+        if st.epoch.as_deref().unwrap_or("") != after.epoch {
+            return ChangeRead::Reload;
+        }
+        let first = st.stream.front().map_or(st.seq + 1, |(s, _)| *s);
+        if after.seq + 1 < first || after.seq > st.seq {
+            return ChangeRead::Reload;
+        }
+        let changes: Vec<(u64, RowChange)> = st
+            .stream
+            .iter()
+            .filter(|(s, _)| *s > after.seq)
+            .take(max)
+            .cloned()
+            .collect();
+        let mut cursor = after.clone();
+        if let Some((s, _)) = changes.last() {
+            cursor.seq = *s;
+            cursor.id = stream_id(*s);
+        }
+        ChangeRead::Changes {
+            cursor,
+            changes: changes.into_iter().map(|(_, c)| c).collect(),
+        }
     }
 }
 
@@ -115,14 +180,231 @@ impl Coordinator for InProcessCoordinator {
     }
 
     async fn publish(&self, change: &RowChange) -> Result<(), CoordError> {
-        // No subscriber is fine: on one device the replica is already up to date.
-        if self.changes.send(change.clone()).is_err() {
-            tracing::trace!(tag = %change.tag, "cambio publicado sin suscriptores");
-        }
+        self.state()
+            .live
+            .insert(change.tag.clone(), LiveRow::new(&change.row));
+        self.append(change);
         Ok(())
     }
 
     async fn take_quota(&self, _kind: QuotaKind) -> Result<QuotaGrant, CoordError> {
         Ok(QuotaGrant::Granted)
+    }
+
+    async fn renew_row_lock(
+        &self,
+        tag: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, CoordError> {
+        let mut st = self.state();
+        let now = Instant::now();
+        match st.row_locks.get_mut(tag) {
+            Some((o, exp)) if o == owner && *exp > now => {
+                *exp = now + ttl;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn occupation_holders(
+        &self,
+        tags: &[String],
+    ) -> Result<Vec<Option<LockHolder>>, CoordError> {
+        let st = self.state();
+        Ok(tags.iter().map(|t| st.locks.get(t).cloned()).collect())
+    }
+
+    async fn live_rows(&self, tags: &[String]) -> Result<Vec<Option<LiveRow>>, CoordError> {
+        let st = self.state();
+        Ok(tags.iter().map(|t| st.live.get(t).cloned()).collect())
+    }
+
+    async fn live_snapshot(&self) -> Result<Vec<Spool>, CoordError> {
+        let st = self.state();
+        let mut rows: Vec<Spool> = st.live.values().map(|l| l.row.clone()).collect();
+        rows.sort_by(|a, b| a.tag.cmp(&b.tag));
+        Ok(rows)
+    }
+
+    async fn warm_live(&self, rows: &[Spool]) -> Result<usize, CoordError> {
+        let mut st = self.state();
+        let mut added = 0;
+        for r in rows {
+            if !st.live.contains_key(&r.tag) {
+                st.live.insert(r.tag.clone(), LiveRow::new(r));
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
+
+    async fn publish_if(
+        &self,
+        change: &RowChange,
+        expected: Option<&str>,
+    ) -> Result<bool, CoordError> {
+        {
+            let mut st = self.state();
+            let current = st.live.get(&change.tag).map(|l| l.hash.as_str());
+            if current != expected {
+                return Ok(false);
+            }
+            st.live
+                .insert(change.tag.clone(), LiveRow::new(&change.row));
+        }
+        self.append(change);
+        Ok(true)
+    }
+
+    async fn epoch(&self) -> Result<Option<String>, CoordError> {
+        Ok(self.state().epoch.clone())
+    }
+
+    async fn set_epoch(&self, epoch: &str) -> Result<(), CoordError> {
+        self.state().epoch = Some(epoch.to_string());
+        Ok(())
+    }
+
+    async fn stream_head(&self) -> Result<StreamCursor, CoordError> {
+        let st = self.state();
+        Ok(StreamCursor {
+            epoch: st.epoch.clone().unwrap_or_default(),
+            id: stream_id(st.seq),
+            seq: st.seq,
+        })
+    }
+
+    async fn read_changes(
+        &self,
+        after: &StreamCursor,
+        max: usize,
+        block: Duration,
+    ) -> Result<ChangeRead, CoordError> {
+        let deadline = tokio::time::Instant::now() + block;
+        loop {
+            let appended = self.appended.notified();
+            match self.read_now(after, max) {
+                ChangeRead::Changes { changes, .. } if changes.is_empty() => {}
+                other => return Ok(other),
+            }
+            if tokio::time::timeout_at(deadline, appended).await.is_err() {
+                return Ok(self.read_now(after, max));
+            }
+        }
+    }
+
+    async fn lease(&self, device_id: &str, ttl: Duration) -> Result<bool, CoordError> {
+        let mut st = self.state();
+        let now = Instant::now();
+        match &st.lease {
+            Some((holder, exp)) if holder != device_id && *exp > now => Ok(false),
+            _ => {
+                st.lease = Some((device_id.to_string(), now + ttl));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn resign(&self, device_id: &str) -> Result<(), CoordError> {
+        let mut st = self.state();
+        if st.lease.as_ref().is_some_and(|(h, _)| h == device_id) {
+            st.lease = None;
+        }
+        Ok(())
+    }
+
+    async fn leader(&self) -> Result<Option<String>, CoordError> {
+        let st = self.state();
+        Ok(st
+            .lease
+            .as_ref()
+            .filter(|(_, exp)| *exp > Instant::now())
+            .map(|(h, _)| h.clone()))
+    }
+
+    async fn heartbeat(&self, presence: &Presence, ttl: Duration) -> Result<(), CoordError> {
+        self.state().presence.insert(
+            presence.device_id.clone(),
+            (presence.clone(), Instant::now() + ttl),
+        );
+        Ok(())
+    }
+
+    async fn presence(&self) -> Result<Vec<Presence>, CoordError> {
+        let mut st = self.state();
+        let now = Instant::now();
+        st.presence.retain(|_, (_, exp)| *exp > now);
+        let mut out: Vec<Presence> = st.presence.values().map(|(p, _)| p.clone()).collect();
+        out.sort_by(|a, b| a.device_id.cmp(&b.device_id));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn change(tag: &str, n: u32) -> RowChange {
+        RowChange {
+            tag: tag.into(),
+            row: Spool {
+                tag: tag.into(),
+                row: n,
+                ..Spool::default()
+            },
+            command_id: format!("c{n}"),
+            device_id: "d".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn stream_follows_from_the_head_and_reloads_on_a_new_epoch() {
+        let c = InProcessCoordinator::new();
+        c.set_epoch("e1").await.unwrap();
+        let head = c.stream_head().await.unwrap();
+        c.publish(&change("A", 1)).await.unwrap();
+        c.publish(&change("B", 2)).await.unwrap();
+        let ChangeRead::Changes { cursor, changes } = c
+            .read_changes(&head, 10, Duration::from_millis(10))
+            .await
+            .unwrap()
+        else {
+            panic!("expected changes")
+        };
+        assert_eq!(changes.len(), 2);
+        assert_eq!(cursor.seq, 2);
+        assert_eq!(c.live_snapshot().await.unwrap().len(), 2);
+        c.set_epoch("e2").await.unwrap();
+        assert_eq!(
+            c.read_changes(&cursor, 10, Duration::from_millis(10))
+                .await
+                .unwrap(),
+            ChangeRead::Reload
+        );
+    }
+
+    #[tokio::test]
+    async fn publish_if_is_a_compare_and_set_on_the_cached_row() {
+        let c = InProcessCoordinator::new();
+        assert!(c.publish_if(&change("A", 1), None).await.unwrap());
+        assert!(!c.publish_if(&change("A", 2), None).await.unwrap());
+        let h = c.live_rows(&["A".into()]).await.unwrap()[0]
+            .clone()
+            .unwrap()
+            .hash;
+        assert!(c.publish_if(&change("A", 2), Some(&h)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn lease_has_one_holder_until_it_lapses() {
+        let c = InProcessCoordinator::new();
+        assert!(c.lease("a", Duration::from_millis(30)).await.unwrap());
+        assert!(!c.lease("b", Duration::from_millis(30)).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert!(c.lease("b", Duration::from_millis(30)).await.unwrap());
+        assert_eq!(c.leader().await.unwrap().as_deref(), Some("b"));
     }
 }

@@ -3,7 +3,9 @@
 //! Implementations translate; every rule stays in `domain` and every decision in `engine`.
 
 pub mod in_process;
+pub mod live;
 pub mod local_workbook;
+pub mod redis;
 
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use crate::domain::sheet::Grid;
 use crate::domain::{CellValue, DomainError, RawCell, Spool};
 
 pub use in_process::InProcessCoordinator;
+pub use live::{row_hash, ChangeRead, LiveRow, Presence, StreamCursor};
 pub use local_workbook::LocalWorkbook;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -180,4 +183,48 @@ pub trait Coordinator: Send + Sync {
     async fn record_applied(&self, command_id: &str) -> Result<(), CoordError>;
     async fn publish(&self, change: &RowChange) -> Result<(), CoordError>;
     async fn take_quota(&self, kind: QuotaKind) -> Result<QuotaGrant, CoordError>;
+
+    // Row mutex renewal and occupation locks in bulk (the leader's reconciliation).
+    /// Extends the row mutex while its owner still holds it; `false` when it was lost.
+    async fn renew_row_lock(&self, tag: &str, owner: &str, ttl: Duration)
+        -> Result<bool, CoordError>;
+    /// The occupation lock holder of each tag, in request order.
+    async fn occupation_holders(&self, tags: &[String])
+        -> Result<Vec<Option<LockHolder>>, CoordError>;
+
+    // Live row cache and change stream. `publish` (above) caches the row and appends it.
+    /// The cached rows of these tags, in request order.
+    async fn live_rows(&self, tags: &[String]) -> Result<Vec<Option<LiveRow>>, CoordError>;
+    /// Every cached row (a device's snapshot after a trim or a restart).
+    async fn live_snapshot(&self) -> Result<Vec<Spool>, CoordError>;
+    /// Warms the cache from the sheet: rows not cached yet are added; cached ones are kept
+    /// (they were published after the sheet was read). Returns how many were added.
+    async fn warm_live(&self, rows: &[Spool]) -> Result<usize, CoordError>;
+    /// Caches and appends a change that no command made (an edit made in the sheet), only if
+    /// the cache still holds the row with hash `expected` (`None`: no row cached).
+    async fn publish_if(&self, change: &RowChange, expected: Option<&str>)
+        -> Result<bool, CoordError>;
+    /// The data generation (see `StreamCursor::epoch`); `None` until the leader warmed it.
+    async fn epoch(&self) -> Result<Option<String>, CoordError>;
+    async fn set_epoch(&self, epoch: &str) -> Result<(), CoordError>;
+    /// Where a reader that has the current state continues from.
+    async fn stream_head(&self) -> Result<StreamCursor, CoordError>;
+    /// Changes after `after`, waiting up to `block` for the first one.
+    async fn read_changes(
+        &self,
+        after: &StreamCursor,
+        max: usize,
+        block: Duration,
+    ) -> Result<ChangeRead, CoordError>;
+
+    // Leader lease and presence.
+    /// Takes the lease when free or renews it when `device_id` holds it; `false` otherwise.
+    async fn lease(&self, device_id: &str, ttl: Duration) -> Result<bool, CoordError>;
+    /// Gives the lease up if `device_id` holds it.
+    async fn resign(&self, device_id: &str) -> Result<(), CoordError>;
+    async fn leader(&self) -> Result<Option<String>, CoordError>;
+    /// Records a device as alive for `ttl`.
+    async fn heartbeat(&self, presence: &Presence, ttl: Duration) -> Result<(), CoordError>;
+    /// Devices alive now.
+    async fn presence(&self) -> Result<Vec<Presence>, CoordError>;
 }
