@@ -160,9 +160,15 @@ impl Zeues {
         let loader = engine.clone();
         let handle = rt.clone();
         let loaded = std::thread::scope(|s| {
-            s.spawn(move || handle.block_on(loader.load_snapshot()))
-                .join()
-                .map_err(|_| ApiError::internal("la carga inicial de la planta se interrumpió"))
+            s.spawn(move || {
+                handle.block_on(async {
+                    let problems = loader.load_snapshot().await?;
+                    loader.import_audit().await?;
+                    Ok::<_, crate::ports::WorkbookError>(problems)
+                })
+            })
+            .join()
+            .map_err(|_| ApiError::internal("la carga inicial de la planta se interrumpió"))
         })?;
         match loaded {
             Ok(problems) if !problems.is_empty() => {

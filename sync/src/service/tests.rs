@@ -69,6 +69,19 @@ async fn standalone_first_start_seeds_the_demo_plant_and_a_tomar_survives_restar
         assert_eq!(z.sync_status().pending, 0);
         let h = z.history(&tag).unwrap();
         assert!(h.history.sessions.last().unwrap().open);
+        // Demo spools come with the audit rows that explain them.
+        let busy = z
+            .spools(&SpoolQuery {
+                solo_ocupados: true,
+                ..SpoolQuery::default()
+            })
+            .unwrap();
+        assert!(busy.spools.len() > 50);
+        let other = busy.spools.iter().find(|s| s.tag != tag).unwrap();
+        let h = z.history(&other.tag).unwrap();
+        let last = h.history.sessions.last().unwrap();
+        assert!(last.open);
+        assert_eq!(Some(&last.worker), other.ocupado_por.as_ref());
         z.shutdown();
     }
     let z = open(dir.path());

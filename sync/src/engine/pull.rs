@@ -1,0 +1,110 @@
+//! The pull path: bringing what other devices and people did into this device's replica.
+//! Changes arrive as row changes (from the coordinator's stream) or by polling the workbook
+//! within the read budget; audit rows are imported incrementally for the history screens.
+
+use std::collections::HashSet;
+
+use super::Engine;
+use crate::api::AppEvent;
+use crate::domain::sheet::{OperacionesLayout, METADATA, OPERACIONES};
+use crate::domain::{AuditEvent, ColumnMap};
+use crate::ports::{QuotaGrant, QuotaKind, RowChange, WorkbookError};
+
+/// Metadata rows read per poll step.
+const AUDIT_CHUNK: u32 = 500;
+
+impl Engine {
+    /// Applies row changes seen on the stream. Rows with local commands pending keep their
+    /// optimistic state; the push path rebases them.
+    pub fn apply_changes(
+        &self,
+        changes: &[RowChange],
+    ) -> Result<Vec<String>, crate::store::StoreError> {
+        let rows: Vec<_> = changes.iter().map(|c| c.row.clone()).collect();
+        let tags = self.store.upsert_plant_rows(&rows)?;
+        if !tags.is_empty() {
+            self.emit(AppEvent::ReplicaChanged { tags: tags.clone() });
+        }
+        Ok(tags)
+    }
+
+    /// Reads the whole `Operaciones` tab into the replica (fallback without a live stream, and
+    /// the leader's import of direct edits). Takes a read token first; returns `Ok(false)` when
+    /// the budget says wait.
+    pub async fn poll_plant(&self) -> Result<bool, WorkbookError> {
+        if let Ok(QuotaGrant::Wait(_)) = self.coord.take_quota(QuotaKind::Read).await {
+            return Ok(false);
+        }
+        let grid = self.workbook.read_tab(OPERACIONES).await?;
+        let layout =
+            OperacionesLayout::from_headers(&grid.headers).map_err(WorkbookError::Schema)?;
+        let read = layout.decode_all(&grid.rows);
+        for p in &read.problems {
+            tracing::warn!(problema = %p, "fila de Operaciones no leída");
+        }
+        let local = |e: crate::store::StoreError| WorkbookError::Unavailable(e.to_string());
+        let mut tags = self.store.upsert_plant_rows(&read.spools).map_err(local)?;
+        let present: HashSet<String> = read.spools.iter().map(|s| s.tag.clone()).collect();
+        tags.extend(self.store.remove_missing(&present).map_err(local)?);
+        {
+            let mut cache = self.cache.lock().await;
+            if let Some(c) = cache.as_mut() {
+                if c.layout.map.matches(&grid.headers) {
+                    c.rows = read.spools.iter().map(|s| (s.tag.clone(), s.row)).collect();
+                } else {
+                    *cache = None;
+                }
+            }
+        }
+        if !tags.is_empty() {
+            self.emit(AppEvent::ReplicaChanged { tags });
+        }
+        self.note_success();
+        Ok(true)
+    }
+
+    /// Imports new `Metadata` rows (after the last one seen) into the local audit, so the
+    /// history screens show what every device did. Returns how many events were imported.
+    pub async fn import_audit(&self) -> Result<usize, WorkbookError> {
+        let local = |e: crate::store::StoreError| WorkbookError::Unavailable(e.to_string());
+        let seen: u32 = self
+            .store
+            .setting("metadata_rows_seen")
+            .map_err(local)?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut next = seen;
+        let mut imported = 0;
+        loop {
+            if let Ok(QuotaGrant::Wait(_)) = self.coord.take_quota(QuotaKind::Read).await {
+                break;
+            }
+            let rows: Vec<u32> = (next + 2..next + 2 + AUDIT_CHUNK).collect();
+            let read = self.workbook.read_rows(METADATA, &rows).await?;
+            let map = ColumnMap::from_headers(&read.headers);
+            let filled = read
+                .rows
+                .iter()
+                .rposition(|r| r.iter().any(|c| !c.is_empty()))
+                .map_or(0, |i| i + 1);
+            let mut events = Vec::new();
+            for row in &read.rows[..filled] {
+                match AuditEvent::from_row(&map, row) {
+                    Ok(Some(e)) => events.push(e),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "fila de Metadata ilegible; se omite"),
+                }
+            }
+            imported += events.len();
+            self.store.record_plant_events(&events).map_err(local)?;
+            next += filled as u32;
+            self.store
+                .set_setting("metadata_rows_seen", &next.to_string())
+                .map_err(local)?;
+            if (filled as u32) < AUDIT_CHUNK {
+                break;
+            }
+        }
+        Ok(imported)
+    }
+}
