@@ -186,11 +186,17 @@ pub trait Coordinator: Send + Sync {
 
     // Row mutex renewal and occupation locks in bulk (the leader's reconciliation).
     /// Extends the row mutex while its owner still holds it; `false` when it was lost.
-    async fn renew_row_lock(&self, tag: &str, owner: &str, ttl: Duration)
-        -> Result<bool, CoordError>;
+    async fn renew_row_lock(
+        &self,
+        tag: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, CoordError>;
     /// The occupation lock holder of each tag, in request order.
-    async fn occupation_holders(&self, tags: &[String])
-        -> Result<Vec<Option<LockHolder>>, CoordError>;
+    async fn occupation_holders(
+        &self,
+        tags: &[String],
+    ) -> Result<Vec<Option<LockHolder>>, CoordError>;
 
     // Live row cache and change stream. `publish` (above) caches the row and appends it.
     /// The cached rows of these tags, in request order.
@@ -202,8 +208,11 @@ pub trait Coordinator: Send + Sync {
     async fn warm_live(&self, rows: &[Spool]) -> Result<usize, CoordError>;
     /// Caches and appends a change that no command made (an edit made in the sheet), only if
     /// the cache still holds the row with hash `expected` (`None`: no row cached).
-    async fn publish_if(&self, change: &RowChange, expected: Option<&str>)
-        -> Result<bool, CoordError>;
+    async fn publish_if(
+        &self,
+        change: &RowChange,
+        expected: Option<&str>,
+    ) -> Result<bool, CoordError>;
     /// The data generation (see `StreamCursor::epoch`); `None` until the leader warmed it.
     async fn epoch(&self) -> Result<Option<String>, CoordError>;
     async fn set_epoch(&self, epoch: &str) -> Result<(), CoordError>;
