@@ -13,6 +13,8 @@ pub mod demo;
 #[cfg(feature = "native")]
 pub mod engine;
 #[cfg(feature = "native")]
+pub mod migrate;
+#[cfg(feature = "native")]
 pub mod ports;
 #[cfg(feature = "native")]
 pub mod service;

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{RowsRead, Workbook, WorkbookError, WriteBatch};
+use super::{AddColumns, RowsRead, TabShape, Workbook, WorkbookError, WriteBatch};
 use crate::domain::sheet::Grid;
 use crate::domain::{CellValue, RawCell};
 
@@ -115,6 +115,104 @@ impl LocalWorkbook {
         }
     }
 
+    fn apply(tx: &Connection, batch: &WriteBatch) -> Result<(), WorkbookError> {
+        for u in &batch.updates {
+            Self::check_tab(tx, &u.tab)?;
+            if u.row < 2 {
+                return Err(WorkbookError::Rejected(format!(
+                    "la fila {} de '{}' es la cabecera",
+                    u.row, u.tab
+                )));
+            }
+            let current: Option<String> = tx
+                .query_row(
+                    "SELECT cells FROM cells_rows WHERE tab = ?1 AND row = ?2",
+                    params![u.tab, u.row],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(err)?;
+            let mut cells = match current {
+                Some(c) => decode(&c)?,
+                None => Vec::new(),
+            };
+            for (col, value) in &u.cells {
+                if cells.len() <= *col {
+                    cells.resize(col + 1, RawCell::Empty);
+                }
+                cells[*col] = value.to_raw();
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO cells_rows (tab, row, cells) VALUES (?1, ?2, ?3)",
+                params![u.tab, u.row, encode(&trim(cells))?],
+            )
+            .map_err(err)?;
+        }
+        for a in &batch.appends {
+            Self::check_tab(tx, &a.tab)?;
+            let last: i64 = tx
+                .query_row(
+                    "SELECT COALESCE(MAX(row), 1) FROM cells_rows WHERE tab = ?1",
+                    [&a.tab],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            let cells: Vec<RawCell> = a.cells.iter().map(CellValue::to_raw).collect();
+            tx.execute(
+                "INSERT INTO cells_rows (tab, row, cells) VALUES (?1, ?2, ?3)",
+                params![a.tab, last + 1, encode(&trim(cells))?],
+            )
+            .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    fn row_cells(conn: &Connection, tab: &str, row: u32) -> Result<Vec<RawCell>, WorkbookError> {
+        let cells: Option<String> = conn
+            .query_row(
+                "SELECT cells FROM cells_rows WHERE tab = ?1 AND row = ?2",
+                params![tab, row],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        cells.map_or(Ok(Vec::new()), |c| decode(&c))
+    }
+
+    fn put_row(
+        conn: &Connection,
+        tab: &str,
+        row: u32,
+        cells: Vec<RawCell>,
+    ) -> Result<(), WorkbookError> {
+        conn.execute(
+            "INSERT OR REPLACE INTO cells_rows (tab, row, cells) VALUES (?1, ?2, ?3)",
+            params![tab, row, encode(&trim(cells))?],
+        )
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// Rows = the last row holding anything; columns = the widest row (the header included).
+    fn shape(conn: &Connection, tab: &str) -> Result<TabShape, WorkbookError> {
+        let mut stmt = conn
+            .prepare("SELECT row, cells FROM cells_rows WHERE tab = ?1")
+            .map_err(err)?;
+        let it = stmt
+            .query_map([tab], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(err)?;
+        let mut shape = TabShape {
+            rows: 0,
+            columns: 0,
+        };
+        for r in it {
+            let (n, cells) = r.map_err(err)?;
+            shape.rows = shape.rows.max(n as u32);
+            shape.columns = shape.columns.max(decode(&cells)?.len() as u32);
+        }
+        Ok(shape)
+    }
+
     fn headers(conn: &Connection, tab: &str) -> Result<Vec<String>, WorkbookError> {
         let header: Option<String> = conn
             .query_row(
@@ -186,54 +284,61 @@ impl Workbook for LocalWorkbook {
     async fn write(&self, batch: &WriteBatch) -> Result<(), WorkbookError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(err)?;
-        for u in &batch.updates {
-            Self::check_tab(&tx, &u.tab)?;
-            if u.row < 2 {
-                return Err(WorkbookError::Rejected(format!(
-                    "la fila {} de '{}' es la cabecera",
-                    u.row, u.tab
-                )));
-            }
-            let current: Option<String> = tx
-                .query_row(
-                    "SELECT cells FROM cells_rows WHERE tab = ?1 AND row = ?2",
-                    params![u.tab, u.row],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(err)?;
-            let mut cells = match current {
-                Some(c) => decode(&c)?,
-                None => Vec::new(),
-            };
-            for (col, value) in &u.cells {
-                if cells.len() <= *col {
-                    cells.resize(col + 1, RawCell::Empty);
-                }
-                cells[*col] = value.to_raw();
-            }
-            tx.execute(
-                "INSERT OR REPLACE INTO cells_rows (tab, row, cells) VALUES (?1, ?2, ?3)",
-                params![u.tab, u.row, encode(&trim(cells))?],
-            )
-            .map_err(err)?;
+        Self::apply(&tx, batch)?;
+        tx.commit().map_err(err)
+    }
+
+    async fn tab_shape(&self, tab: &str) -> Result<TabShape, WorkbookError> {
+        let conn = self.conn();
+        Self::check_tab(&conn, tab)?;
+        Self::shape(&conn, tab)
+    }
+
+    async fn add_columns(&self, add: &AddColumns, then: &WriteBatch) -> Result<(), WorkbookError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(err)?;
+        Self::check_tab(&tx, &add.tab)?;
+        let shape = Self::shape(&tx, &add.tab)?;
+        if shape.columns != add.at {
+            return Err(WorkbookError::Rejected(format!(
+                "la hoja '{}' cambió: tiene {} columnas y se esperaban {}",
+                add.tab, shape.columns, add.at
+            )));
         }
-        for a in &batch.appends {
-            Self::check_tab(&tx, &a.tab)?;
-            let last: i64 = tx
-                .query_row(
-                    "SELECT COALESCE(MAX(row), 1) FROM cells_rows WHERE tab = ?1",
-                    [&a.tab],
-                    |r| r.get(0),
-                )
+        let mut header = Self::row_cells(&tx, &add.tab, 1)?;
+        header.resize(add.at as usize, RawCell::Empty);
+        header.extend(add.headers.iter().map(|h| RawCell::Text(h.clone())));
+        Self::put_row(&tx, &add.tab, 1, header)?;
+        Self::apply(&tx, then)?;
+        tx.commit().map_err(err)
+    }
+
+    async fn truncate_columns(
+        &self,
+        tab: &str,
+        columns: u32,
+        then: &WriteBatch,
+    ) -> Result<(), WorkbookError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(err)?;
+        Self::check_tab(&tx, tab)?;
+        let rows: Vec<(i64, String)> = {
+            let mut stmt = tx
+                .prepare("SELECT row, cells FROM cells_rows WHERE tab = ?1")
                 .map_err(err)?;
-            let cells: Vec<RawCell> = a.cells.iter().map(CellValue::to_raw).collect();
-            tx.execute(
-                "INSERT INTO cells_rows (tab, row, cells) VALUES (?1, ?2, ?3)",
-                params![a.tab, last + 1, encode(&trim(cells))?],
-            )
-            .map_err(err)?;
+            let it = stmt
+                .query_map([tab], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(err)?;
+            it.collect::<rusqlite::Result<_>>().map_err(err)?
+        };
+        for (n, cells) in rows {
+            let mut cells = decode(&cells)?;
+            if cells.len() > columns as usize {
+                cells.truncate(columns as usize);
+                Self::put_row(&tx, tab, n as u32, cells)?;
+            }
         }
+        Self::apply(&tx, then)?;
         tx.commit().map_err(err)
     }
 }

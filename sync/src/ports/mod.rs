@@ -6,6 +6,7 @@ pub mod in_process;
 pub mod live;
 pub mod local_workbook;
 pub mod redis;
+pub mod sheets;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use crate::domain::{CellValue, DomainError, RawCell, Spool};
 pub use in_process::InProcessCoordinator;
 pub use live::{row_hash, ChangeRead, LiveRow, Presence, StreamCursor};
 pub use local_workbook::LocalWorkbook;
+pub use sheets::GoogleSheets;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WorkbookError {
@@ -96,6 +98,28 @@ impl WriteBatch {
     }
 }
 
+/// Size of a tab's grid, header row included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TabShape {
+    pub rows: u32,
+    pub columns: u32,
+}
+
+/// A schema change (the migration): `headers.len()` new columns at the end of `tab`, which has
+/// `at` columns now, with their header cells in row 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddColumns {
+    pub tab: String,
+    pub at: u32,
+    pub headers: Vec<String>,
+}
+
+fn schema_unsupported(what: &str) -> WorkbookError {
+    WorkbookError::Rejected(format!(
+        "esta planilla no admite cambios de esquema ({what})"
+    ))
+}
+
 #[async_trait]
 pub trait Workbook: Send + Sync {
     /// Short description for logs and the status panel (never a secret).
@@ -103,6 +127,28 @@ pub trait Workbook: Send + Sync {
     async fn read_tab(&self, tab: &str) -> Result<Grid, WorkbookError>;
     async fn read_rows(&self, tab: &str, rows: &[u32]) -> Result<RowsRead, WorkbookError>;
     async fn write(&self, batch: &WriteBatch) -> Result<(), WorkbookError>;
+
+    /// The tab's grid size, read fresh (the migration's plan and backup).
+    async fn tab_shape(&self, tab: &str) -> Result<TabShape, WorkbookError> {
+        Err(schema_unsupported(tab))
+    }
+
+    /// Adds columns at the end of a tab and then applies `then` (initial values, the audit
+    /// row), all in one atomic call. Refused when the tab no longer has `add.at` columns.
+    async fn add_columns(&self, add: &AddColumns, _then: &WriteBatch) -> Result<(), WorkbookError> {
+        Err(schema_unsupported(&add.tab))
+    }
+
+    /// Shrinks a tab back to `columns` columns, dropping everything beyond (rollback), and
+    /// then applies `then` (the audit row), in one atomic call.
+    async fn truncate_columns(
+        &self,
+        tab: &str,
+        _columns: u32,
+        _then: &WriteBatch,
+    ) -> Result<(), WorkbookError> {
+        Err(schema_unsupported(tab))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
