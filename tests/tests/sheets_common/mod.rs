@@ -1,0 +1,166 @@
+//! Shared rig of the `sheets_*` suites and the `sheets` bench: the emulator over real HTTP, the
+//! product's `GoogleSheets` client pointed at it with a service-account key whose `token_uri`
+//! is the emulator, and seeds of the plant's four tabs.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+use zeues_sync::domain::audit::METADATA_HEADERS;
+use zeues_sync::domain::sheet::{Col, Grid, METADATA, OPERACIONES, ROLES, TRABAJADORES};
+use zeues_sync::domain::RawCell;
+use zeues_sync::ports::sheets::auth::Credentials;
+use zeues_sync::ports::sheets::{GoogleSheets, SheetsConfig};
+use zeues_tests::emulator::{Emulator, EmulatorConfig, QuotaConfig, SheetSeed, SpreadsheetSeed};
+
+pub const BOOK: &str = "zeues-plant-book";
+pub const SA: &str = "zeues-sync@zeues-test.iam.gserviceaccount.com";
+
+pub struct Rig {
+    pub emu: Emulator,
+    pub dir: tempfile::TempDir,
+    pub key: PathBuf,
+}
+
+impl Rig {
+    /// An emulator with Google's quotas off (suites that test quotas turn them on).
+    pub async fn start() -> Rig {
+        let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        emu.set_quota(QuotaConfig {
+            enabled: false,
+            ..QuotaConfig::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("sa.json");
+        emu.write_service_account(SA, &key).unwrap();
+        Rig { emu, dir, key }
+    }
+
+    pub fn config(&self) -> SheetsConfig {
+        let mut c = SheetsConfig::new(BOOK);
+        c.base_url = self.emu.base_url().to_string();
+        c.request_timeout = Duration::from_secs(20);
+        c.backoff_base = Duration::from_millis(5);
+        c.backoff_max = Duration::from_millis(50);
+        c.max_attempts = 4;
+        c.jitter_seed = Some(7);
+        c
+    }
+
+    pub async fn client(&self) -> Arc<GoogleSheets> {
+        self.client_with(self.config()).await
+    }
+
+    pub async fn client_with(&self, c: SheetsConfig) -> Arc<GoogleSheets> {
+        Arc::new(
+            GoogleSheets::connect(c, Credentials::ServiceAccountFile(self.key.clone()))
+                .await
+                .unwrap(),
+        )
+    }
+
+    pub fn seed(&self, sheets: Vec<SheetSeed>) {
+        self.emu.seed(&SpreadsheetSeed::new(BOOK, sheets)).unwrap();
+    }
+
+    /// The sheet's cells now, as the emulator holds them (seed form).
+    pub fn dump(&self, title: &str) -> Vec<Vec<Json>> {
+        let book = self.emu.dump(BOOK).unwrap();
+        book.sheets
+            .into_iter()
+            .find(|s| s.title == title)
+            .unwrap()
+            .rows
+    }
+
+    pub fn sheet_seed(&self, title: &str) -> SheetSeed {
+        let book = self.emu.dump(BOOK).unwrap();
+        book.sheets.into_iter().find(|s| s.title == title).unwrap()
+    }
+
+    pub fn calls(&self, method: &str) -> u64 {
+        self.emu.counts().get(method).copied().unwrap_or(0)
+    }
+}
+
+pub fn raw_json(c: &RawCell) -> Json {
+    match c {
+        RawCell::Empty => Json::Null,
+        RawCell::Text(s) => json!(s),
+        RawCell::Number(n) => json!(n),
+        RawCell::Bool(b) => json!(b),
+    }
+}
+
+pub fn grid_sheet(title: &str, g: &Grid) -> SheetSeed {
+    let mut rows: Vec<Vec<Json>> = vec![g.headers.iter().map(|h| json!(h)).collect()];
+    rows.extend(g.rows.iter().map(|r| r.iter().map(raw_json).collect()));
+    let mut s = SheetSeed::from_rows(title, rows);
+    s.row_count = Some(g.rows.len() as u32 + 1);
+    s.frozen_row_count = 1;
+    s
+}
+
+/// The demo plant (workers, roles, `spools` rows of Operaciones, its audit history).
+pub fn demo_plant(spools: usize) -> Vec<SheetSeed> {
+    let (ops, trab, roles, meta) = zeues_sync::demo::build(chrono::Utc::now(), 11, spools);
+    vec![
+        grid_sheet(OPERACIONES, &ops),
+        grid_sheet(TRABAJADORES, &trab),
+        grid_sheet(ROLES, &roles),
+        grid_sheet(METADATA, &meta),
+    ]
+}
+
+/// Every Operaciones header of DOMAIN.md §1, in `Col::ALL` order.
+pub fn ops_headers() -> Vec<Json> {
+    Col::ALL.iter().map(|c| json!(c.header())).collect()
+}
+
+pub fn metadata_sheet() -> SheetSeed {
+    SheetSeed::from_rows(
+        METADATA,
+        vec![METADATA_HEADERS.iter().map(|h| json!(h)).collect()],
+    )
+}
+
+pub fn workers_sheets() -> Vec<SheetSeed> {
+    vec![
+        SheetSeed::from_rows(
+            TRABAJADORES,
+            vec![
+                vec![
+                    json!("Id"),
+                    json!("Nombre"),
+                    json!("Apellido"),
+                    json!("Activo"),
+                ],
+                vec![
+                    json!(93),
+                    json!("Mauricio"),
+                    json!("Rodriguez"),
+                    json!(true),
+                ],
+            ],
+        ),
+        SheetSeed::from_rows(
+            ROLES,
+            vec![
+                vec![json!("Id"), json!("Rol"), json!("Activo")],
+                vec![json!(93), json!("Armador"), json!(true)],
+            ],
+        ),
+    ]
+}
+
+/// One Operaciones row in `Col::ALL` order from `(col, value)` pairs.
+pub fn ops_row(cells: &[(Col, Json)]) -> Vec<Json> {
+    let mut row = vec![Json::Null; Col::ALL.len()];
+    for (c, v) in cells {
+        let i = Col::ALL.iter().position(|x| x == c).unwrap();
+        row[i] = v.clone();
+    }
+    row
+}
