@@ -3,8 +3,10 @@
 //!
 //! ```text
 //! sheets-emulator [--port N] [--seed FILE.json]... [--write-key PATH --client-email EMAIL]
-//!                 [--no-quota] [--reads-per-minute N] [--writes-per-minute N] [--verbose]
+//!                 [--no-quota] [--reads-per-minute N] [--writes-per-minute N] [--record] [--verbose]
 //! ```
+//!
+//! `--record` keeps every response body for `GET /__control/log` (schema validation).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +22,7 @@ struct Args {
 
 fn usage() -> String {
     "usage: sheets-emulator [--port N] [--seed FILE.json]... [--write-key PATH] \
-     [--client-email EMAIL] [--no-quota] [--reads-per-minute N] [--writes-per-minute N] [--verbose]"
+     [--client-email EMAIL] [--no-quota] [--reads-per-minute N] [--writes-per-minute N] [--record] [--verbose]"
         .to_string()
 }
 
@@ -56,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|e| format!("--writes-per-minute: {e}"))?;
             }
             "--verbose" => a.config.verbose = true,
+            "--record" => a.config.record_responses = true,
             "-h" | "--help" => return Err(usage()),
             other => return Err(format!("unknown argument {other}\n{}", usage())),
         }

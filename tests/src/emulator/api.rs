@@ -549,8 +549,10 @@ pub fn execute(
                 .unwrap_or_default();
             let mut work = book.clone();
             let mut responses = Vec::new();
-            let (mut rows, mut cols, mut cells) = (0u64, 0u64, 0u64);
+            let mut cells = 0u64;
             let mut sheets = std::collections::BTreeSet::new();
+            let mut row_set = std::collections::BTreeSet::new();
+            let mut col_set = std::collections::BTreeSet::new();
             for (i, vr) in data.iter().enumerate() {
                 let range = vr.get("range").and_then(Json::as_str).ok_or_else(|| {
                     ApiError::invalid(format!("Invalid data[{i}]: range must be specified."))
@@ -558,11 +560,12 @@ pub fn execute(
                 let t = work.resolve(range).map_err(|e| e.in_data(i))?;
                 let r = rows_of(vr).map_err(|e| e.in_data(i))?;
                 let res = work.write(&t, &r, option).map_err(|e| e.in_data(i))?;
-                rows += u64::from(res.rows);
-                cols += u64::from(res.cols);
                 cells += u64::from(res.cells);
-                if res.cells > 0 {
+                if let (Some(rect), true) = (res.rect, res.cells > 0) {
                     sheets.insert(res.sheet);
+                    // "rows where at least one cell in the row was updated": distinct, not summed.
+                    row_set.extend((rect.row0..rect.row1).map(|r| (res.sheet, r)));
+                    col_set.extend((rect.col0..rect.col1).map(|c| (res.sheet, c)));
                 }
                 let mut upd = res.to_json(&id);
                 if include {
@@ -588,8 +591,8 @@ pub fn execute(
             let mut m = Map::new();
             m.insert("spreadsheetId".into(), json!(id));
             if cells > 0 {
-                m.insert("totalUpdatedRows".into(), json!(rows));
-                m.insert("totalUpdatedColumns".into(), json!(cols));
+                m.insert("totalUpdatedRows".into(), json!(row_set.len()));
+                m.insert("totalUpdatedColumns".into(), json!(col_set.len()));
                 m.insert("totalUpdatedCells".into(), json!(cells));
                 m.insert("totalUpdatedSheets".into(), json!(sheets.len()));
             }

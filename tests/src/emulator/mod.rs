@@ -29,6 +29,7 @@ pub mod formula;
 pub mod keys;
 pub mod model;
 pub mod resource;
+pub mod scenario;
 pub mod seed;
 pub mod server;
 
@@ -62,6 +63,9 @@ pub struct EmulatorConfig {
     pub rng_seed: u64,
     /// Log refused tokens, API errors and connection errors to stderr.
     pub verbose: bool,
+    /// Keep every API response body (for schema validation); off by default, as a
+    /// 100,000-row read would be kept too.
+    pub record_responses: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -73,6 +77,7 @@ impl Default for EmulatorConfig {
             project_number: 424_242_424_242,
             rng_seed: 0x5EE7_5EED,
             verbose: false,
+            record_responses: false,
         }
     }
 }
@@ -219,6 +224,11 @@ impl Emulator {
             .filter(|(k, _)| k.starts_with("spreadsheets."))
             .map(|(_, v)| v)
             .sum()
+    }
+
+    /// Recorded responses (`{"method", "status", "body"}`), when `record_responses` is on.
+    pub fn responses(&self) -> Vec<serde_json::Value> {
+        self.shared.lock().log.clone()
     }
 
     pub fn reset_counts(&self) {

@@ -44,6 +44,8 @@ pub struct Inner {
     pub faults: Vec<FaultRule>,
     pub counts: Counts,
     pub rng: StdRng,
+    /// Every API response (`method`, `status`, `body`) when `config.record_responses` is on.
+    pub log: Vec<Json>,
 }
 
 pub struct Shared {
@@ -64,6 +66,7 @@ impl Shared {
             faults: Vec::new(),
             counts: BTreeMap::new(),
             rng: StdRng::seed_from_u64(config.rng_seed),
+            log: Vec::new(),
         };
         Shared {
             token_url: format!("{base_url}token"),
@@ -133,6 +136,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/__control/quota", put(control_quota))
         .route("/__control/quota/reset", post(control_reset_quota))
+        .route("/__control/log", get(control_log).delete(control_clear_log))
         .fallback(api_handler)
         .with_state(shared)
 }
@@ -267,17 +271,58 @@ fn fault_response(shared: &Shared, f: &Fault) -> Option<ApiError> {
     }
 }
 
+/// What a request ends in.
+enum Outcome {
+    /// The method name (empty when the path matched no method) and the result.
+    Reply(&'static str, Result<Json, ApiError>),
+    Drop,
+}
+
 async fn api_handler(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let kill = req.extensions().get::<ConnKill>().cloned();
+    match handle(&shared, req).await {
+        Outcome::Drop => drop_connection(kill).await,
+        Outcome::Reply(method, result) => {
+            let (status, body) = match &result {
+                Ok(v) => (200, v.clone()),
+                Err(e) => {
+                    shared.log(&format!("{method} {}: {}", e.code, e.message));
+                    (e.code, e.body())
+                }
+            };
+            if shared.config.record_responses && !method.is_empty() {
+                shared
+                    .lock()
+                    .log
+                    .push(json!({ "method": method, "status": status, "body": body }));
+            }
+            match result {
+                Ok(v) => (StatusCode::OK, AxJson(v)).into_response(),
+                Err(e) => e.into_response(),
+            }
+        }
+    }
+}
+
+async fn handle(shared: &Shared, req: Request) -> Outcome {
     let (parts, body) = req.into_parts();
-    let kill = parts.extensions.get::<ConnKill>().cloned();
     let Some((id, method)) = api::route(parts.method.as_str(), parts.uri.path()) else {
-        return ApiError::new(404, "NOT_FOUND", "Requested entity was not found.").into_response();
+        return Outcome::Reply(
+            "",
+            Err(ApiError::new(
+                404,
+                "NOT_FOUND",
+                "Requested entity was not found.",
+            )),
+        );
     };
+    let name = method.name();
+    let reply = |r| Outcome::Reply(name, r);
     let q = Query::parse(parts.uri.query());
     let plan = {
         let mut inner = shared.lock();
-        *inner.counts.entry(method.name().to_string()).or_insert(0) += 1;
-        faults::plan(&mut inner.faults, method.name())
+        *inner.counts.entry(name.to_string()).or_insert(0) += 1;
+        faults::plan(&mut inner.faults, name)
     };
     if plan.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
@@ -288,12 +333,12 @@ async fn api_handler(State(shared): State<Arc<Shared>>, req: Request) -> Respons
         let mut inner = shared.lock();
         let info = match &token {
             None if parts.method == HttpMethod::GET => {
-                return ApiError::unregistered_caller().into_response()
+                return reply(Err(ApiError::unregistered_caller()))
             }
-            None => return ApiError::missing_credentials().into_response(),
+            None => return reply(Err(ApiError::missing_credentials())),
             Some(t) => match inner.tokens.get(t) {
                 Some(info) if info.expires_at > Instant::now() => info.clone(),
-                _ => return ApiError::invalid_credentials().into_response(),
+                _ => return reply(Err(ApiError::invalid_credentials())),
             },
         };
         let allowed = if method.is_write() {
@@ -302,7 +347,7 @@ async fn api_handler(State(shared): State<Arc<Shared>>, req: Request) -> Respons
             info.can_read()
         };
         if !allowed {
-            return ApiError::insufficient_scopes().into_response();
+            return reply(Err(ApiError::insufficient_scopes()));
         }
         let quota = inner.quota;
         if !inner.quotas.admit(
@@ -311,16 +356,18 @@ async fn api_handler(State(shared): State<Arc<Shared>>, req: Request) -> Respons
             method.is_write(),
             Instant::now(),
         ) {
-            return ApiError::quota(method.is_write(), shared.config.project_number)
-                .into_response();
+            return reply(Err(ApiError::quota(
+                method.is_write(),
+                shared.config.project_number,
+            )));
         }
         info.client_email
     };
     match &plan.before {
-        Some(Fault::Drop { .. }) => return drop_connection(kill).await,
+        Some(Fault::Drop { .. }) => return Outcome::Drop,
         Some(f) => {
-            if let Some(e) = fault_response(&shared, f) {
-                return e.into_response();
+            if let Some(e) = fault_response(shared, f) {
+                return reply(Err(e));
             }
         }
         None => {}
@@ -328,10 +375,9 @@ async fn api_handler(State(shared): State<Arc<Shared>>, req: Request) -> Respons
     let bytes = match to_bytes(body, MAX_PAYLOAD + 1).await {
         Ok(b) if b.len() <= MAX_PAYLOAD => b,
         Ok(_) | Err(_) => {
-            return ApiError::invalid(format!(
+            return reply(Err(ApiError::invalid(format!(
                 "Request payload size exceeds the limit: {MAX_PAYLOAD} bytes."
-            ))
-            .into_response()
+            ))))
         }
     };
     let result = (|| {
@@ -348,20 +394,12 @@ async fn api_handler(State(shared): State<Arc<Shared>>, req: Request) -> Respons
         api::apply_fields(&q, out)
     })();
     match &plan.after {
-        Some(Fault::Drop { .. }) => return drop_connection(kill).await,
-        Some(f) => {
-            if let Some(e) = fault_response(&shared, f) {
-                return e.into_response();
-            }
-        }
-        None => {}
-    }
-    match result {
-        Ok(v) => (StatusCode::OK, AxJson(v)).into_response(),
-        Err(e) => {
-            shared.log(&format!("{} {}: {}", method.name(), e.code, e.message));
-            e.into_response()
-        }
+        Some(Fault::Drop { .. }) => Outcome::Drop,
+        Some(f) => match fault_response(shared, f) {
+            Some(e) => reply(Err(e)),
+            None => reply(result),
+        },
+        None => reply(result),
     }
 }
 
@@ -375,6 +413,7 @@ async fn control_reset(State(shared): State<Arc<Shared>>) -> Response {
     inner.tokens.clear();
     inner.faults.clear();
     inner.counts.clear();
+    inner.log.clear();
     inner.quotas.reset();
     inner.quota = shared.config.quota;
     AxJson(json!({})).into_response()
@@ -526,5 +565,14 @@ async fn control_quota(
 
 async fn control_reset_quota(State(shared): State<Arc<Shared>>) -> Response {
     shared.lock().quotas.reset();
+    AxJson(json!({})).into_response()
+}
+
+async fn control_log(State(shared): State<Arc<Shared>>) -> Response {
+    AxJson(Json::Array(shared.lock().log.clone())).into_response()
+}
+
+async fn control_clear_log(State(shared): State<Arc<Shared>>) -> Response {
+    shared.lock().log.clear();
     AxJson(json!({})).into_response()
 }
