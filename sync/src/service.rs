@@ -414,7 +414,9 @@ impl Zeues {
         let queued = !ok_tags.is_empty()
             && matches!(
                 status.connectivity,
-                crate::api::Connectivity::Offline | crate::api::Connectivity::RedisOnly
+                crate::api::Connectivity::Offline
+                    | crate::api::Connectivity::RedisOnly
+                    | crate::api::Connectivity::SheetsOnly
             );
         tracing::info!(worker = worker.id, intent = ?req.intent, ok = ok_tags.len(), total = outcomes.len(), "acción local");
         Ok(ActionOutcome {

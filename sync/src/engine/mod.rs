@@ -5,9 +5,15 @@
 //! the plant's current row (rebase). It never writes twice on doubt: a row whose `version` is the
 //! command id, or an applied-id record, or the command id in `Metadata`, proves it landed.
 
+mod follow;
+pub mod leader;
+mod presence;
 mod pull;
 mod push;
 
+pub use follow::FollowConfig;
+pub use leader::{LeaderConfig, LeaderDuties, LeaderError, TickReport};
+pub use presence::PresenceConfig;
 pub use push::EngineError;
 
 use std::collections::HashMap;
@@ -95,6 +101,9 @@ struct Health {
     last_sync: Option<DateTime<Utc>>,
     last_error: Option<String>,
     reachable: bool,
+    /// The coordinator (Redis) answered the last time it was asked.
+    coord_reachable: bool,
+    coord_error: Option<String>,
 }
 
 pub struct Engine {
@@ -134,6 +143,7 @@ impl Engine {
             cache: tokio::sync::Mutex::new(None),
             health: Mutex::new(Health {
                 reachable: true,
+                coord_reachable: true,
                 ..Health::default()
             }),
             rng: Mutex::new(rng),
@@ -224,6 +234,18 @@ impl Engine {
         );
     }
 
+    pub(crate) fn note_coord_ok(&self) {
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        h.coord_reachable = true;
+        h.coord_error = None;
+    }
+
+    pub(crate) fn note_coord_error(&self, e: &crate::ports::CoordError) {
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        h.coord_error = Some(e.to_string());
+        h.coord_reachable = !matches!(e, crate::ports::CoordError::Unavailable(_));
+    }
+
     pub fn status(&self) -> SyncStatus {
         let (pending, held, conflicts) = self.store.counts().unwrap_or_else(|e| {
             tracing::error!(error = %e, "no se pudo contar el outbox");
@@ -236,10 +258,14 @@ impl Engine {
             .clone();
         let connectivity = if self.config.mode == "standalone" {
             Connectivity::Standalone
-        } else if h.reachable {
-            Connectivity::Online
         } else {
-            Connectivity::Offline
+            match (h.reachable, h.coord_reachable) {
+                (true, true) => Connectivity::Online,
+                // Without Redis no lock can be taken: commands wait (queued), none is lost.
+                (true, false) => Connectivity::SheetsOnly,
+                (false, true) => Connectivity::RedisOnly,
+                (false, false) => Connectivity::Offline,
+            }
         };
         SyncStatus {
             mode: self.config.mode.to_string(),
@@ -249,7 +275,7 @@ impl Engine {
             last_sync: h
                 .last_sync
                 .map(|t| crate::domain::time::fmt_datetime(crate::domain::time::santiago(t))),
-            last_error: h.last_error,
+            last_error: h.last_error.or(h.coord_error),
             device_id: self.store.device_id().to_string(),
         }
     }

@@ -393,15 +393,19 @@ impl Engine {
                 .await
             {
                 Ok(true) => {
+                    self.note_coord_ok();
                     locked.push((cmd.tag.clone(), cmd.id.clone()));
                     work.push((cmd, row));
                 }
                 Ok(false) => decisions.push(Decision::Later),
-                Err(e) => decisions.push(Decision::Retry {
-                    error: e.to_string(),
-                    outcome_unknown: cmd.outcome_unknown,
-                    cmd,
-                }),
+                Err(e) => {
+                    self.note_coord_error(&e);
+                    decisions.push(Decision::Retry {
+                        error: e.to_string(),
+                        outcome_unknown: cmd.outcome_unknown,
+                        cmd,
+                    })
+                }
             }
         }
         let result = self
@@ -424,6 +428,25 @@ impl Engine {
         mut pending_audits: Vec<(crate::store::ConflictRecord, OutboxCommand)>,
     ) -> Result<usize, EngineError> {
         if !work.is_empty() {
+            // Every Sheets call takes a token from the fleet's shared bucket first.
+            let wait = match self.coord.take_quota(QuotaKind::Read).await {
+                Ok(QuotaGrant::Granted) => None,
+                Ok(QuotaGrant::Wait(d)) => {
+                    Some((d, "esperando cuota de lectura de Google Sheets".to_string()))
+                }
+                Err(e) => {
+                    self.note_coord_error(&e);
+                    Some((self.config.retry_base, e.to_string()))
+                }
+            };
+            if let Some((d, why)) = wait {
+                let at = self.clock.now() + chrono::Duration::from_std(d).unwrap_or_default();
+                for (cmd, _) in &work {
+                    self.store
+                        .mark_attempt_failed(&cmd.id, &why, at, cmd.outcome_unknown)?;
+                }
+                return Ok(0);
+            }
             let rows: Vec<u32> = work.iter().map(|(_, r)| *r).collect();
             let read = match self.workbook.read_rows(OPERACIONES, &rows).await {
                 Ok(r) => r,
@@ -443,7 +466,19 @@ impl Engine {
             for ((cmd, row), cells) in work.into_iter().zip(read.rows) {
                 match cache.layout.decode(row, &cells) {
                     Ok(Some(plant)) if plant.tag == cmd.tag => {
-                        decisions.push(self.decide(cmd, plant, cache).await?)
+                        let retry = cmd.clone();
+                        match self.decide(cmd, plant, cache).await {
+                            Ok(d) => decisions.push(d),
+                            Err(EngineError::Coord(e)) => {
+                                self.note_coord_error(&e);
+                                decisions.push(Decision::Retry {
+                                    error: e.to_string(),
+                                    outcome_unknown: retry.outcome_unknown,
+                                    cmd: retry,
+                                });
+                            }
+                            Err(e) => return Err(e),
+                        }
                     }
                     Ok(_) => {
                         // Rows moved under us (inserted/deleted): re-map, try again.
@@ -573,15 +608,24 @@ impl Engine {
         }
 
         for (cmd, t) in applied {
-            self.after_write(&cmd, &t.after).await?;
+            // The sheet has it: record that durably first. Redis bookkeeping (applied id, live
+            // cache, stream, lock release) is rebuildable: on failure the leader's import and
+            // lock reconciliation repair it, so it never turns a landed command into a retry.
             self.store.mark_applied(&cmd.id, &t.after, now)?;
+            if let Err(e) = self.after_write(&cmd, &t.after).await {
+                tracing::warn!(tag = %cmd.tag, command = %cmd.id, error = %e, "aplicado en la planilla; coordinación pendiente de reparar");
+                self.note_coord_error(&e);
+            }
             touched.insert(cmd.tag.clone());
             finished += 1;
         }
         for (cmd, plant) in landed {
             tracing::info!(tag = %cmd.tag, command = %cmd.id, "el comando ya estaba aplicado; solo se completa el registro");
-            self.coord.record_applied(&cmd.id).await?;
             self.store.mark_applied(&cmd.id, &plant, now)?;
+            if let Err(e) = self.coord.record_applied(&cmd.id).await {
+                tracing::warn!(command = %cmd.id, error = %e, "no se pudo registrar el id aplicado en la coordinación");
+                self.note_coord_error(&e);
+            }
             touched.insert(cmd.tag.clone());
             finished += 1;
         }

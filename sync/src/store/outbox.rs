@@ -571,6 +571,18 @@ impl Store {
         Ok(())
     }
 
+    /// The worker of this device's most recent command (presence: who is on the tablet).
+    pub fn last_worker_id(&self) -> Result<Option<u32>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT worker_id FROM outbox ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// (pending, held, open conflicts)
     pub fn counts(&self) -> Result<(u32, u32, u32)> {
         let conn = self.conn();

@@ -1,0 +1,572 @@
+//! Leader duties (ARCHITECTURE.md §4): one device at a time, chosen by a lease in the
+//! coordinator, keeps the coordinator in step with the sheet.
+//!
+//! - **Warm** after Redis lost its data (no epoch): the live cache is filled from the sheet and
+//!   a new epoch tells every device to reload from it.
+//! - **Import** edits made by people directly in the sheet: poll `Operaciones` within the read
+//!   budget, find rows whose hash differs from what the leader last knew and from the live
+//!   cache, and publish them. An edit that un-blocks a spool (`Estado_Reparacion` BLOQUEADO →
+//!   anything else, with no app command: `version` unchanged) is audited as
+//!   `SUPERVISOR_OVERRIDE` by worker 0 / SYSTEM.
+//! - **Reconcile** occupation locks with `Ocupado_Por`: an occupant without a lock gets it back
+//!   (`{worker_id}:{version}`, the TOMAR that started it); a lock without that occupant is
+//!   released after a grace period (a TOMAR may hold it while waiting for quota).
+//!
+//! Every fix of a row happens under that row's write mutex and on a fresh read of the row, so
+//! it never races a device's read-check-write. Nothing here decides a domain rule.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::Engine;
+use crate::domain::sheet::{OperacionesLayout, OPERACIONES};
+use crate::domain::time::santiago;
+use crate::domain::worker::worker_id_from_token;
+use crate::domain::{AuditEvent, EventType, Spool};
+use crate::ports::{
+    row_hash, Acquire, Append, CoordError, LockHolder, QuotaGrant, QuotaKind, RowChange,
+    WorkbookError, WriteBatch,
+};
+
+#[derive(Debug, Clone)]
+pub struct LeaderConfig {
+    /// A dead leader is replaced within this: the lease lives 3/4 of it and is renewed (and
+    /// tried by the others) every 1/4.
+    pub lease_period: Duration,
+    /// How often the sheet is polled for direct edits (one read per poll, plus one when rows
+    /// need fixing). 10 s = 6 of the fleet's 50 reads per minute.
+    pub poll_interval: Duration,
+    /// A lock whose occupant the sheet does not show is released after this.
+    pub orphan_grace: Duration,
+    /// Row mutex held while the leader fixes a row.
+    pub row_lock_ttl: Duration,
+}
+
+impl Default for LeaderConfig {
+    fn default() -> Self {
+        LeaderConfig {
+            lease_period: Duration::from_secs(15),
+            poll_interval: Duration::from_secs(10),
+            orphan_grace: Duration::from_secs(120),
+            row_lock_ttl: Duration::from_secs(10),
+        }
+    }
+}
+
+impl LeaderConfig {
+    fn lease_ttl(&self) -> Duration {
+        self.lease_period * 3 / 4
+    }
+
+    fn renew_every(&self) -> Duration {
+        (self.lease_period / 4).max(Duration::from_millis(10))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LeaderError {
+    #[error(transparent)]
+    Workbook(#[from] WorkbookError),
+    #[error(transparent)]
+    Coord(#[from] CoordError),
+    #[error("cuota de Google Sheets: se reintenta en {0:?}")]
+    Quota(Duration),
+}
+
+/// What one round of duties did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Rows added to a cold live cache (Redis restarted).
+    pub warmed: Option<usize>,
+    pub imported: usize,
+    pub overrides: usize,
+    pub locks_restored: usize,
+    pub locks_released: usize,
+}
+
+impl TickReport {
+    pub fn is_quiet(&self) -> bool {
+        *self == TickReport::default()
+    }
+}
+
+/// A lock and its row that disagree.
+#[derive(Debug, Clone, PartialEq)]
+enum LockFix {
+    /// The sheet shows an occupant and there is no lock.
+    Restore,
+    /// The lock names someone the sheet does not show as occupant (grace period over).
+    Release(LockHolder),
+}
+
+/// What the leader remembers between rounds (lost with the lease: a new leader starts over).
+#[derive(Debug, Default)]
+pub struct LeaderDuties {
+    cfg: LeaderConfig,
+    /// Row hash the leader last saw in both the sheet and the cache.
+    known: HashMap<String, String>,
+    /// Locks that disagree with the sheet, and since when.
+    suspects: HashMap<String, (LockHolder, DateTime<Utc>)>,
+}
+
+impl LeaderDuties {
+    pub fn new(cfg: LeaderConfig) -> LeaderDuties {
+        LeaderDuties {
+            cfg,
+            ..LeaderDuties::default()
+        }
+    }
+
+    /// One round: warm when cold, else import direct edits and reconcile locks.
+    pub async fn tick(&mut self, engine: &Engine) -> Result<TickReport, LeaderError> {
+        let mut report = TickReport::default();
+        let cold = engine.coord.epoch().await?.is_none();
+        let (layout, rows) = engine.read_operaciones(&self.cfg).await?;
+        if cold {
+            report.warmed = Some(engine.coord.warm_live(&rows).await?);
+            self.known = rows.iter().map(|r| (r.tag.clone(), row_hash(r))).collect();
+        } else {
+            self.import_edits(engine, &layout, &rows, &mut report)
+                .await?;
+        }
+        self.reconcile_locks(engine, &layout, &rows, &mut report)
+            .await?;
+        if cold {
+            // Last: devices reload from the cache only once it is complete.
+            let epoch = format!(
+                "{}@{}",
+                engine.store.device_id(),
+                engine.clock.now().timestamp_millis()
+            );
+            engine.coord.set_epoch(&epoch).await?;
+            tracing::info!(rows = rows.len(), %epoch, "caché en vivo reconstruida desde la planilla");
+        }
+        Ok(report)
+    }
+
+    async fn import_edits(
+        &mut self,
+        engine: &Engine,
+        layout: &OperacionesLayout,
+        rows: &[Spool],
+        report: &mut TickReport,
+    ) -> Result<(), LeaderError> {
+        let changed: Vec<&Spool> = rows
+            .iter()
+            .filter(|r| self.known.get(&r.tag) != Some(&row_hash(r)))
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let tags: Vec<String> = changed.iter().map(|r| r.tag.clone()).collect();
+        let cached = engine.coord.live_rows(&tags).await?;
+        let mut suspects = Vec::new();
+        for (row, live) in changed.into_iter().zip(cached) {
+            let h = row_hash(row);
+            if live.as_ref().map(|l| &l.hash) == Some(&h) {
+                // A device published it already.
+                self.known.insert(row.tag.clone(), h);
+            } else {
+                suspects.push(row.clone());
+            }
+        }
+        if suspects.is_empty() {
+            return Ok(());
+        }
+        let owner = engine.leader_owner();
+        let locked = engine.lock_rows(&suspects, &owner, &self.cfg).await?;
+        let result = self.import_locked(engine, layout, &locked, report).await;
+        engine.unlock_rows(&locked, &owner).await;
+        result
+    }
+
+    async fn import_locked(
+        &mut self,
+        engine: &Engine,
+        layout: &OperacionesLayout,
+        locked: &[Spool],
+        report: &mut TickReport,
+    ) -> Result<(), LeaderError> {
+        let fresh = engine.fresh_rows(layout, locked, &self.cfg).await?;
+        let tags: Vec<String> = fresh.iter().map(|r| r.tag.clone()).collect();
+        let cached = engine.coord.live_rows(&tags).await?;
+        for (row, live) in fresh.into_iter().zip(cached) {
+            let h = row_hash(&row);
+            let before = live.as_ref().map(|l| l.hash.clone());
+            if before.as_deref() == Some(h.as_str()) {
+                self.known.insert(row.tag.clone(), h);
+                continue;
+            }
+            let unblocked = live.as_ref().is_some_and(|l| {
+                l.row.is_blocked() && !row.is_blocked() && l.row.version == row.version
+            });
+            if unblocked {
+                // Audit first: if the leader dies right after, the next one sees the same
+                // difference and audits it again (same event id) rather than never.
+                engine.audit_manual_override(&row, &self.cfg).await?;
+                report.overrides += 1;
+            }
+            let change = RowChange {
+                tag: row.tag.clone(),
+                row: row.clone(),
+                // No command made this change: a person edited the sheet.
+                command_id: String::new(),
+                device_id: engine.store.device_id().to_string(),
+            };
+            if engine.coord.publish_if(&change, before.as_deref()).await? {
+                tracing::info!(tag = %row.tag, "edición directa en la planilla importada");
+                report.imported += 1;
+                self.known.insert(row.tag.clone(), h);
+            }
+        }
+        Ok(())
+    }
+
+    /// Compares each row's occupant with its lock; fixes what disagrees (see module docs).
+    async fn reconcile_locks(
+        &mut self,
+        engine: &Engine,
+        layout: &OperacionesLayout,
+        rows: &[Spool],
+        report: &mut TickReport,
+    ) -> Result<(), LeaderError> {
+        let tags: Vec<String> = rows.iter().map(|r| r.tag.clone()).collect();
+        let holders = engine.coord.occupation_holders(&tags).await?;
+        let now = engine.clock.now();
+        let grace = chrono::Duration::from_std(self.cfg.orphan_grace).unwrap_or_default();
+        let mut fixes: Vec<Spool> = Vec::new();
+        let mut still_suspect = HashMap::new();
+        for (row, holder) in rows.iter().zip(holders) {
+            match lock_fix(row, holder.as_ref()) {
+                None => {}
+                Some(LockFix::Restore) => fixes.push(row.clone()),
+                Some(LockFix::Release(h)) => {
+                    let since = match self.suspects.get(&row.tag) {
+                        Some((seen, since)) if *seen == h => *since,
+                        _ => now,
+                    };
+                    if now - since >= grace {
+                        fixes.push(row.clone());
+                    }
+                    still_suspect.insert(row.tag.clone(), (h, since));
+                }
+            }
+        }
+        self.suspects = still_suspect;
+        if fixes.is_empty() {
+            return Ok(());
+        }
+        let owner = engine.leader_owner();
+        let locked = engine.lock_rows(&fixes, &owner, &self.cfg).await?;
+        let result = self.fix_locks(engine, layout, &locked, report).await;
+        engine.unlock_rows(&locked, &owner).await;
+        result
+    }
+
+    async fn fix_locks(
+        &mut self,
+        engine: &Engine,
+        layout: &OperacionesLayout,
+        locked: &[Spool],
+        report: &mut TickReport,
+    ) -> Result<(), LeaderError> {
+        let fresh = engine.fresh_rows(layout, locked, &self.cfg).await?;
+        for row in fresh {
+            let holder = engine.coord.occupation_holder(&row.tag).await?;
+            match lock_fix(&row, holder.as_ref()) {
+                None => {}
+                Some(LockFix::Restore) => {
+                    if restore_lock(engine, &row).await? {
+                        report.locks_restored += 1;
+                    }
+                }
+                Some(LockFix::Release(h)) => {
+                    // Only the exact lock judged orphaned goes, and only after its grace.
+                    if self.suspects.get(&row.tag).map(|(s, _)| s) != Some(&h) {
+                        continue;
+                    }
+                    if engine.coord.release_occupation(&row.tag, &h).await? {
+                        tracing::warn!(tag = %row.tag, holder = %h.encode(), "lock de ocupación sin ocupante en la planilla; liberado");
+                        report.locks_released += 1;
+                        self.suspects.remove(&row.tag);
+                        if row.is_occupied() && restore_lock(engine, &row).await? {
+                            report.locks_restored += 1;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a row's occupation and its lock disagree, if they do.
+fn lock_fix(row: &Spool, holder: Option<&LockHolder>) -> Option<LockFix> {
+    let occupant = row.ocupado_por.as_deref().and_then(worker_id_from_token);
+    match (occupant, holder) {
+        (None, None) => None,
+        (Some(w), Some(h)) if h.worker_id == w => None,
+        (Some(_), None) => Some(LockFix::Restore),
+        (_, Some(h)) => Some(LockFix::Release(h.clone())),
+    }
+}
+
+async fn restore_lock(engine: &Engine, row: &Spool) -> Result<bool, CoordError> {
+    let Some(worker_id) = row.ocupado_por.as_deref().and_then(worker_id_from_token) else {
+        return Ok(false);
+    };
+    let holder = LockHolder {
+        worker_id,
+        command_id: row.version.clone(),
+    };
+    let got = engine.coord.acquire_occupation(&row.tag, &holder).await?;
+    if got == Acquire::Acquired {
+        tracing::info!(tag = %row.tag, holder = %holder.encode(), "lock de ocupación restituido desde la planilla");
+    }
+    Ok(got == Acquire::Acquired)
+}
+
+impl Engine {
+    fn leader_owner(&self) -> String {
+        format!("lider:{}", self.store.device_id())
+    }
+
+    /// Takes one token of the fleet's read budget, waiting for it up to one poll interval.
+    async fn read_budget(&self, cfg: &LeaderConfig) -> Result<(), LeaderError> {
+        loop {
+            match self.coord.take_quota(QuotaKind::Read).await? {
+                QuotaGrant::Granted => return Ok(()),
+                QuotaGrant::Wait(d) if d <= cfg.poll_interval => tokio::time::sleep(d).await,
+                QuotaGrant::Wait(d) => return Err(LeaderError::Quota(d)),
+            }
+        }
+    }
+
+    async fn write_budget(&self, cfg: &LeaderConfig) -> Result<(), LeaderError> {
+        loop {
+            match self.coord.take_quota(QuotaKind::Write).await? {
+                QuotaGrant::Granted => return Ok(()),
+                QuotaGrant::Wait(d) if d <= cfg.poll_interval => tokio::time::sleep(d).await,
+                QuotaGrant::Wait(d) => return Err(LeaderError::Quota(d)),
+            }
+        }
+    }
+
+    /// The whole `Operaciones` tab, decoded (unreadable rows are logged and skipped).
+    async fn read_operaciones(
+        &self,
+        cfg: &LeaderConfig,
+    ) -> Result<(OperacionesLayout, Vec<Spool>), LeaderError> {
+        self.read_budget(cfg).await?;
+        let grid = self.workbook.read_tab(OPERACIONES).await?;
+        let layout =
+            OperacionesLayout::from_headers(&grid.headers).map_err(WorkbookError::Schema)?;
+        let read = layout.decode_all(&grid.rows);
+        for p in &read.problems {
+            tracing::warn!(problema = %p, "fila de Operaciones no leída por el líder");
+        }
+        Ok((layout, read.spools))
+    }
+
+    /// Row mutexes for these rows; rows busy with a device's write are skipped this round.
+    async fn lock_rows(
+        &self,
+        rows: &[Spool],
+        owner: &str,
+        cfg: &LeaderConfig,
+    ) -> Result<Vec<Spool>, CoordError> {
+        let mut locked = Vec::new();
+        for r in rows {
+            if self.coord.lock_row(&r.tag, owner, cfg.row_lock_ttl).await? {
+                locked.push(r.clone());
+            }
+        }
+        Ok(locked)
+    }
+
+    async fn unlock_rows(&self, rows: &[Spool], owner: &str) {
+        for r in rows {
+            if let Err(e) = self.coord.unlock_row(&r.tag, owner).await {
+                // It expires on its own (PX).
+                tracing::warn!(tag = %r.tag, error = %e, "no se pudo soltar el mutex de fila del líder");
+            }
+        }
+    }
+
+    /// The rows as the sheet has them now (read under their mutexes). A row that moved or
+    /// changed TAG since the poll is left for the next round.
+    async fn fresh_rows(
+        &self,
+        layout: &OperacionesLayout,
+        rows: &[Spool],
+        cfg: &LeaderConfig,
+    ) -> Result<Vec<Spool>, LeaderError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read_budget(cfg).await?;
+        let numbers: Vec<u32> = rows.iter().map(|r| r.row).collect();
+        let read = self.workbook.read_rows(OPERACIONES, &numbers).await?;
+        if !layout.map.matches(&read.headers) {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for (want, cells) in rows.iter().zip(read.rows) {
+            match layout.decode(want.row, &cells) {
+                Ok(Some(s)) if s.tag == want.tag => out.push(s),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "fila ilegible al releerla"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `SUPERVISOR_OVERRIDE` by SYSTEM for a spool a person un-blocked in the sheet.
+    async fn audit_manual_override(
+        &self,
+        row: &Spool,
+        cfg: &LeaderConfig,
+    ) -> Result<(), LeaderError> {
+        let cache = match self.cache.lock().await.clone() {
+            Some(c) => c,
+            None => self.load_cache().await?,
+        };
+        let now = santiago(self.clock.now());
+        let event = AuditEvent {
+            id: uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_OID,
+                format!("zeues:override-manual:{}:{}", row.tag, row_hash(row)).as_bytes(),
+            )
+            .to_string(),
+            timestamp: now,
+            event_type: EventType::SupervisorOverride,
+            tag: row.tag.clone(),
+            worker_id: 0,
+            worker_nombre: "SYSTEM".into(),
+            operacion: "REPARACION".into(),
+            accion: "OVERRIDE".into(),
+            fecha_operacion: now.date(),
+            metadata: serde_json::json!({
+                "origen": "edicion_directa_planilla",
+                "estado_anterior": "BLOQUEADO",
+                "estado_nuevo": row.estado_reparacion.map_or("", |e| e.code()),
+                "ciclo": row.ciclo_reparacion,
+                "version": row.version,
+                "detectado_por": self.store.device_id(),
+            }),
+        };
+        self.write_budget(cfg).await?;
+        self.workbook
+            .write(&WriteBatch {
+                updates: Vec::new(),
+                appends: vec![Append {
+                    tab: crate::domain::sheet::METADATA.into(),
+                    cells: event.to_row(&cache.metadata),
+                }],
+            })
+            .await?;
+        tracing::warn!(tag = %row.tag, "spool desbloqueado a mano en la planilla; SUPERVISOR_OVERRIDE registrado");
+        Ok(())
+    }
+
+    /// Takes the lease when free or renews it; `false` when another device leads or the
+    /// coordinator is unreachable.
+    async fn hold_lease(&self, cfg: &LeaderConfig) -> bool {
+        match self
+            .coord
+            .lease(self.store.device_id(), cfg.lease_ttl())
+            .await
+        {
+            Ok(held) => {
+                self.note_coord_ok();
+                held
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "no se pudo renovar el liderazgo");
+                self.note_coord_error(&e);
+                false
+            }
+        }
+    }
+
+    /// Competes for the lease and, while holding it, does the leader's duties, until
+    /// shutdown. Renewal goes on while a round of duties runs; losing the lease stops them.
+    pub async fn run_leader(self: Arc<Self>, cfg: LeaderConfig) {
+        let mut stop = self.stop.subscribe();
+        let mut duties: Option<LeaderDuties> = None;
+        let mut next_round = tokio::time::Instant::now();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            if !self.hold_lease(&cfg).await {
+                if duties.take().is_some() {
+                    tracing::warn!("liderazgo perdido");
+                }
+            } else {
+                if duties.is_none() {
+                    tracing::info!(device = %self.store.device_id(), "este equipo asume como líder");
+                    next_round = tokio::time::Instant::now();
+                }
+                let d = duties.get_or_insert_with(|| LeaderDuties::new(cfg.clone()));
+                if tokio::time::Instant::now() >= next_round {
+                    let (outcome, kept) = self.round(d, &cfg, &mut stop).await;
+                    next_round = tokio::time::Instant::now()
+                        + match outcome {
+                            Some(Ok(_)) => cfg.poll_interval,
+                            _ => cfg.renew_every(),
+                        };
+                    if !kept {
+                        duties = None;
+                        tracing::warn!("liderazgo perdido durante una ronda");
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(cfg.renew_every()) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        if let Err(e) = self.coord.resign(self.store.device_id()).await {
+            tracing::debug!(error = %e, "no se pudo ceder el liderazgo al detenerse");
+        }
+    }
+
+    /// One round of duties with the lease renewed alongside. Returns the round's outcome
+    /// (`None`: cut short) and whether the lease is still held.
+    async fn round(
+        &self,
+        duties: &mut LeaderDuties,
+        cfg: &LeaderConfig,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> (Option<Result<TickReport, LeaderError>>, bool) {
+        let tick = duties.tick(self);
+        tokio::pin!(tick);
+        let every = cfg.renew_every();
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tokio::select! {
+                r = &mut tick => {
+                    match &r {
+                        Ok(rep) if !rep.is_quiet() => tracing::info!(?rep, "ronda del líder"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "ronda del líder fallida"),
+                    }
+                    return (Some(r), true);
+                }
+                _ = renew.tick() => {
+                    if !self.hold_lease(cfg).await {
+                        return (None, false);
+                    }
+                }
+                _ = stop.changed() => return (None, true),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
