@@ -16,6 +16,10 @@ mkdir -p "$WORK/logs"
 rm -f "$WORK"/logs/*.json
 
 step "python venv ($REQ)"
+if ! command -v python3 >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv
+fi
 if [[ ! -x "$VENV/bin/python" ]]; then
   if ! python3 -m venv "$VENV" 2>/dev/null; then
     # Debian's python3 ships venv separately.

@@ -540,7 +540,7 @@ fn format_numeric_pattern(n: f64, pattern: &str) -> String {
     let mut seen_digits = false;
     while let Some(c) = chars.next() {
         match c {
-            '0' | '#' | '?' | ',' | '.' if !(seen_digits && !in_digits) => {
+            '0' | '#' | '?' | ',' | '.' if !seen_digits || in_digits => {
                 in_digits = true;
                 seen_digits = true;
                 digits.push(c);
@@ -604,7 +604,7 @@ fn format_numeric_pattern(n: f64, pattern: &str) -> String {
         let bytes: Vec<char> = int_str.chars().collect();
         let mut g = String::new();
         for (i, c) in bytes.iter().enumerate() {
-            if i > 0 && (bytes.len() - i) % 3 == 0 {
+            if i > 0 && (bytes.len() - i).is_multiple_of(3) {
                 g.push(',');
             }
             g.push(*c);
@@ -856,7 +856,7 @@ mod tests {
         assert_eq!(t.to_string(), "1900-01-01 12:00:00");
         let d = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
         let s = datetime_to_serial(d.and_hms_opt(14, 30, 0).unwrap());
-        assert!((s - 46082.604_166_666_664).abs() < 1e-9);
+        assert!((s - 46_082.604_166_666_664).abs() < 1e-9);
     }
 
     #[test]
@@ -876,7 +876,7 @@ mod tests {
         let f = NumberFormat::new(FormatType::Percent, "0.00%");
         assert_eq!(format_number(0.1234, Some(&f)), "12.34%");
         assert_eq!(auto_number(1.0 / 3.0), "0.3333333333");
-        assert_eq!(auto_number(46082.604_166_666_664), "46082.60417");
+        assert_eq!(auto_number(46_082.604_166_666_664), "46082.60417");
         assert_eq!(auto_number(93.0), "93");
         let f = NumberFormat::new(FormatType::Scientific, "0.00E+00");
         assert_eq!(format_number(1234.0, Some(&f)), "1.23E+03");
