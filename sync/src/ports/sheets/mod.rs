@@ -480,10 +480,20 @@ impl GoogleSheets {
     where
         P: Fn(&[String]) -> Vec<A1Range>,
     {
-        let mut header = self.header(title).await?;
+        let cached = self.cache().headers.get(title).cloned();
+        let fresh = cached.is_none();
+        let mut header = match cached {
+            Some(h) => h,
+            None => self.header(title).await?,
+        };
         for _ in 0..3 {
+            let planned = plan(&header);
+            if fresh && planned.is_empty() {
+                // Only the header was wanted, and it was just read.
+                return Ok((header, Vec::new()));
+            }
             let mut ranges = vec![A1Range::rows(title, 1, 1)];
-            ranges.extend(plan(&header));
+            ranges.extend(planned);
             let mut got = self.batch_get(&ranges).await?;
             let now = header_row(got.first());
             if now == header {
