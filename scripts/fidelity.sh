@@ -77,3 +77,4 @@ timed "$VENV/bin/python" "$ROOT/tests/fidelity/validate_schemas.py" "$WORK"/logs
 step "emulator unit and behaviour tests"
 timed cargo test -p zeues-tests --lib emulator
 timed cargo test -p zeues-tests --test sheets_emulator
+timed cargo test -p zeues-tests --test sheets_emulator_props
