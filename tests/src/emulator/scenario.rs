@@ -2,9 +2,11 @@
 //! Python client, the `google-sheets4` crate and the product's own `GoogleSheets` — runs the same
 //! steps against a freshly seeded emulator and must observe the same results.
 //!
-//! A Rust runner: `Scenario::load()`, `scenario.prepare(&emu)`, then for each step either
-//! `apply_control(&emu, control)` or perform `step.call` with its client and
-//! `step.check(&observed)`; an empty list of differences is a pass.
+//! A Rust runner: `Scenario::load()`, `scenario.prepare(&emu)`, then
+//! `scenario.run(&emu, "my-client", |step| async move { /* perform step.call */ }).await`:
+//! control steps are applied to the emulator, every call step is checked, and the report says
+//! what passed. A client that cannot express a call (the product's port has no generic
+//! `values.append`) answers [`Observed::Unsupported`]; the step is reported as skipped.
 
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
@@ -69,6 +71,31 @@ pub enum Observed {
     Http(u16, Json),
     /// No HTTP response at all (connection closed, reset, timeout).
     Transport(String),
+    /// The client has no way to make this call; reported as skipped, not failed.
+    Unsupported,
+}
+
+/// The outcome of one client's run.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub client: String,
+    pub passed: Vec<String>,
+    pub skipped: Vec<String>,
+    /// Step name and its differences.
+    pub failed: Vec<(String, Vec<String>)>,
+}
+
+impl Report {
+    /// `client: N passed, M failed, K skipped` (the closing line CI looks for).
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: {} passed, {} failed, {} skipped",
+            self.client,
+            self.passed.len(),
+            self.failed.len(),
+            self.skipped.len()
+        )
+    }
 }
 
 impl Scenario {
@@ -86,6 +113,51 @@ impl Scenario {
             emu.seed(s)?;
         }
         Ok(())
+    }
+}
+
+impl Scenario {
+    /// Runs every step: control steps on the emulator, call steps through `call`, printing one
+    /// line per step.
+    pub async fn run<F, Fut>(
+        &self,
+        emu: &Emulator,
+        client: &str,
+        mut call: F,
+    ) -> Result<Report, EmulatorError>
+    where
+        F: FnMut(Step) -> Fut,
+        Fut: std::future::Future<Output = Observed>,
+    {
+        let mut report = Report {
+            client: client.to_string(),
+            ..Report::default()
+        };
+        for step in &self.steps {
+            if let Some(c) = &step.control {
+                apply_control(emu, c)?;
+                continue;
+            }
+            let observed = call(step.clone()).await;
+            if matches!(observed, Observed::Unsupported) {
+                println!("skip  {}", step.name);
+                report.skipped.push(step.name.clone());
+                continue;
+            }
+            let diffs = step.check(&observed);
+            if diffs.is_empty() {
+                println!("ok    {}", step.name);
+                report.passed.push(step.name.clone());
+            } else {
+                println!("FAIL  {}", step.name);
+                for d in &diffs {
+                    println!("        {d}");
+                }
+                report.failed.push((step.name.clone(), diffs));
+            }
+        }
+        println!("{}", report.summary());
+        Ok(report)
     }
 }
 
@@ -115,6 +187,7 @@ impl Step {
             // Any transport failure is what was expected.
             Observed::Transport(_) if exp.transport_error => Vec::new(),
             Observed::Transport(e) => vec![format!("transport error: {e}")],
+            Observed::Unsupported => Vec::new(),
             Observed::Http(status, body) => {
                 if exp.transport_error {
                     return vec![format!("expected a transport error, got HTTP {status}")];
