@@ -96,6 +96,15 @@ pub struct CallStats {
     pub retries: u64,
 }
 
+/// A sheet as `spreadsheets.get` describes it (the fields this client asks for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SheetInfo {
+    pub sheet_id: i64,
+    pub title: String,
+    pub rows: u32,
+    pub columns: u32,
+}
+
 #[derive(Debug, Clone)]
 struct SheetMeta {
     sheet_id: i64,
@@ -234,6 +243,36 @@ impl GoogleSheets {
         let mut c = self.cache();
         c.sheets = None;
         c.headers.clear();
+    }
+
+    /// The spreadsheet's sheets, read now (one `spreadsheets.get` with a `fields` mask).
+    pub async fn sheets_info(&self) -> Result<Vec<SheetInfo>, WorkbookError> {
+        Ok(self
+            .fetch_sheets()
+            .await?
+            .into_iter()
+            .map(|m| SheetInfo {
+                sheet_id: m.sheet_id,
+                title: m.title,
+                rows: m.rows,
+                columns: m.columns,
+            })
+            .collect())
+    }
+
+    /// The client's read primitive, exposed for the conformance suite: one `values.batchGet`
+    /// (`UNFORMATTED_VALUE` + `SERIAL_NUMBER`) of `ranges`, with its retries and error mapping.
+    pub async fn values_batch_get(
+        &self,
+        ranges: &[A1Range],
+    ) -> Result<Vec<wire::ValueRange>, WorkbookError> {
+        self.batch_get(ranges).await
+    }
+
+    /// The client's write primitive, exposed for the conformance suite: `requests` as one
+    /// `spreadsheets.batchUpdate`, with its error mapping (never retried after sending).
+    pub async fn batch_update_requests(&self, requests: &[Value]) -> Result<(), WorkbookError> {
+        self.batch_update(requests).await
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
