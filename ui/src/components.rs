@@ -12,6 +12,9 @@ pub fn TopBar() -> impl IntoView {
     let st = expect_context::<AppState>();
     let crumbs = move || {
         let mut parts: Vec<String> = Vec::new();
+        if st.screen.get() == Screen::Dashboard {
+            return String::new();
+        }
         if let Some(op) = st.op.get() {
             parts.push(op.label().to_string());
         }

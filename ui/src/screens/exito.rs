@@ -63,7 +63,7 @@ pub fn Exito() -> impl IntoView {
     let has_failures = !failures.is_empty();
     view! {
         <section class="page exito" id="exito">
-            <div class=if cancel { "check check-warn" } else { "check" }>"✓"</div>
+            <div class=if cancel { "big-check warn" } else { "big-check" }>"✓"</div>
             <h1 class="exito-word">{word}</h1>
             <p class="summary" id="exito-resumen">{summary}</p>
             {queued}

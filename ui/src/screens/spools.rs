@@ -139,13 +139,11 @@ pub fn Spools() -> impl IntoView {
         _ => "No hay spools disponibles para esta acción",
     };
     let count = move || st.selected.with(Vec::len);
+    // Eligible spools matching the filters (the list itself may be cut at LIST_LIMIT).
     let shown = move || {
-        list.with(|l| {
-            if let Load::Ready(l) = l {
-                l.spools.len()
-            } else {
-                0
-            }
+        list.with(|l| match l {
+            Load::Ready(l) => l.total,
+            _ => 0,
         })
     };
 

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Everything CI checks, in order: setup, format, lints, all tests (property tests at
+# PROPTEST_CASES=10000), then the end-to-end window tests.
+source "$(dirname "$0")/lib.sh"
+
+timed bash scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+timed cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests"
+export PROPTEST_CASES="${PROPTEST_CASES:-10000}"
+# The window tests need the driver that scripts/e2e.sh starts; here they skip (loudly).
+unset ZEUES_APP_BIN
+if command -v cargo-nextest >/dev/null 2>&1; then
+  timed cargo nextest run --workspace --no-fail-fast
+else
+  timed cargo test --workspace --no-fail-fast
+fi
+
+step "end-to-end (real window)"
+timed bash scripts/e2e.sh
