@@ -4,7 +4,8 @@
 #   2. the sheets-emulator binary;
 #   3. the shared scenario (tests/fidelity/scenario.json) driven by googleapiclient against the binary;
 #   4. the same scenario driven by the google-sheets4 crate against an in-process emulator;
-#   5. every response both runs produced validated against the discovery document's schemas;
+#   5. every response both runs produced validated against the discovery document's schemas
+#      (and the request schemas the emulator embeds checked against the same document);
 #   6. the emulator's own unit and behaviour tests.
 # Usage: bash scripts/fidelity.sh   (idempotent; only installs what is missing)
 source "$(dirname "$0")/lib.sh"
@@ -37,6 +38,9 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
 else
   echo "present"
 fi
+
+step "request schemas embedded in the emulator match the discovery document"
+"$VENV/bin/python" "$ROOT/tests/fidelity/extract_request_schemas.py" --check
 
 step "build sheets-emulator"
 timed cargo build -p zeues-tests --bin sheets-emulator

@@ -384,6 +384,18 @@ async fn parameters_are_validated_with_googles_messages() {
             "Invalid JSON payload received. Unknown name \"valuez\": Cannot find field.",
         ),
         (
+            "POST",
+            "/v4/spreadsheets/book:batchUpdate",
+            r#"{"requests":[{"updateCells":{"start":{"sheetID":0},"fields":"*"}}]}"#,
+            "Invalid JSON payload received. Unknown name \"sheetID\" at 'requests[0].update_cells.start': Cannot find field.",
+        ),
+        (
+            "POST",
+            "/v4/spreadsheets/book:batchUpdate",
+            r#"{"requests":[{"appendDimension":{"sheetId":0,"dimension":"ROW","length":1}}]}"#,
+            "Invalid value at 'requests[0].append_dimension.dimension' (type.googleapis.com/google.apps.sheets.v4.Dimension), \"ROW\"",
+        ),
+        (
             "GET",
             "/v4/spreadsheets/book/values/Sheet%201!A1",
             "",

@@ -14,6 +14,7 @@ use super::cell::{DateRender, InputOption, RenderOption};
 use super::error::{ApiError, ApiResult};
 use super::fields;
 use super::model::{Spreadsheet, Target};
+use super::reqschema;
 use super::resource;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,28 +91,14 @@ impl Method {
         }
     }
 
-    /// Top-level fields of the request body's schema.
-    fn body_fields(&self) -> Option<&'static [&'static str]> {
+    /// The discovery schema of the request body.
+    fn body_schema(&self) -> Option<&'static str> {
         match self {
-            Method::ValuesUpdate(_) | Method::ValuesAppend(_) => {
-                Some(&["range", "majorDimension", "values"])
-            }
-            Method::ValuesBatchUpdate => Some(&[
-                "valueInputOption",
-                "data",
-                "includeValuesInResponse",
-                "responseValueRenderOption",
-                "responseDateTimeRenderOption",
-            ]),
-            Method::BatchUpdate => Some(&[
-                "requests",
-                "includeSpreadsheetInResponse",
-                "responseRanges",
-                "responseIncludeGridData",
-                "commentsViewMode",
-            ]),
-            Method::ValuesClear(_) => Some(&[]),
-            Method::ValuesBatchClear => Some(&["ranges"]),
+            Method::ValuesUpdate(_) | Method::ValuesAppend(_) => Some("ValueRange"),
+            Method::ValuesBatchUpdate => Some("BatchUpdateValuesRequest"),
+            Method::BatchUpdate => Some("BatchUpdateSpreadsheetRequest"),
+            Method::ValuesClear(_) => Some("ClearValuesRequest"),
+            Method::ValuesBatchClear => Some("BatchClearValuesRequest"),
             _ => None,
         }
     }
@@ -324,22 +311,17 @@ fn input_option(v: Option<&str>) -> ApiResult<InputOption> {
     }
 }
 
-/// Rejects body fields the schema does not declare, as Google does.
-fn check_body(m: &Method, body: &Json) -> ApiResult<()> {
-    let Some(allowed) = m.body_fields() else {
+/// Checks the body against Google's schema for the method (unknown fields, types, enums).
+fn check_body(m: &Method, body: &mut Json) -> ApiResult<()> {
+    let Some(root) = m.body_schema() else {
         return Ok(());
     };
-    let obj = body
-        .as_object()
-        .ok_or_else(|| ApiError::invalid("Invalid JSON payload received. Expected an object."))?;
-    for k in obj.keys() {
-        if !allowed.contains(&k.as_str()) {
-            return Err(ApiError::invalid(format!(
-                "Invalid JSON payload received. Unknown name \"{k}\": Cannot find field."
-            )));
-        }
+    if !body.is_object() {
+        return Err(ApiError::invalid(
+            "Invalid JSON payload received. Expected an object.",
+        ));
     }
-    Ok(())
+    reqschema::validate(root, body)
 }
 
 /// Parses a request body (`{}` when empty).
@@ -415,7 +397,9 @@ pub fn execute(
     rng: &mut StdRng,
 ) -> ApiResult<Json> {
     q.check_known(m)?;
-    check_body(m, body)?;
+    let mut body = body.clone();
+    check_body(m, &mut body)?;
+    let body = &body;
     let id = book.id.clone();
     match m {
         Method::Get => {

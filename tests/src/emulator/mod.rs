@@ -28,6 +28,7 @@ pub mod fields;
 pub mod formula;
 pub mod keys;
 pub mod model;
+pub mod reqschema;
 pub mod resource;
 pub mod scenario;
 pub mod seed;

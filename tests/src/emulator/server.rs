@@ -318,6 +318,16 @@ async fn handle(shared: &Shared, req: Request) -> Outcome {
     };
     let name = method.name();
     let reply = |r| Outcome::Reply(name, r);
+    // Read the whole body before answering anything, errors included: answering early leaves
+    // unread bytes on a keep-alive connection and the client's next request breaks.
+    let bytes = match to_bytes(body, MAX_PAYLOAD + 1).await {
+        Ok(b) if b.len() <= MAX_PAYLOAD => b,
+        Ok(_) | Err(_) => {
+            return reply(Err(ApiError::invalid(format!(
+                "Request payload size exceeds the limit: {MAX_PAYLOAD} bytes."
+            ))))
+        }
+    };
     let q = Query::parse(parts.uri.query());
     let plan = {
         let mut inner = shared.lock();
@@ -372,14 +382,6 @@ async fn handle(shared: &Shared, req: Request) -> Outcome {
         }
         None => {}
     }
-    let bytes = match to_bytes(body, MAX_PAYLOAD + 1).await {
-        Ok(b) if b.len() <= MAX_PAYLOAD => b,
-        Ok(_) | Err(_) => {
-            return reply(Err(ApiError::invalid(format!(
-                "Request payload size exceeds the limit: {MAX_PAYLOAD} bytes."
-            ))))
-        }
-    };
     let result = (|| {
         let body = api::parse_body(&bytes)?;
         let mut guard = shared.lock();
