@@ -147,6 +147,21 @@ def main():
             passed += 1
             print(f"ok    {name}")
 
+    # Client-specific behaviour (not in the shared scenario, since clients differ here):
+    # google-auth refreshes its token when the API answers 401 and the call then succeeds.
+    before = control(base, "GET", "/__control/counts")["counts"].get("oauth2.token", 0)
+    control(base, "POST", "/__control/tokens/expire")
+    status, body = run_step(svc, {"call": "spreadsheets.values.get",
+                                  "params": {"spreadsheetId": "conformance-book", "range": "Operaciones!A1"}})
+    after = control(base, "GET", "/__control/counts")["counts"].get("oauth2.token", 0)
+    name = "google-auth refreshes an expired token after a 401 and the call succeeds"
+    if status == 200 and body.get("values") == [["TAG"]] and after == before + 1:
+        passed += 1
+        print(f"ok    {name}")
+    else:
+        failed += 1
+        print(f"FAIL  {name}\n        HTTP {status}, token requests {before} -> {after}: {body!r}")
+
     counts = control(base, "GET", "/__control/counts")
     print(f"requests per method: {json.dumps(counts['counts'], sort_keys=True)}")
     if args.log_out:

@@ -212,6 +212,17 @@ async fn google_sheets4_passes_the_shared_conformance_scenario() {
         started.elapsed(),
         emu.counts()
     );
+    // Client-specific: google-sheets4 does not refresh on 401, it surfaces Google's envelope.
+    emu.expire_tokens();
+    let a_read = scenario
+        .steps
+        .iter()
+        .find(|s| s.call.as_deref() == Some("spreadsheets.values.get"))
+        .unwrap();
+    match run(hub, a_read).await {
+        Observed::Http(401, body) => assert_eq!(body["error"]["status"], "UNAUTHENTICATED"),
+        other => panic!("expected a 401 after the token expired, got {other:?}"),
+    }
     if let Ok(dir) = std::env::var("FIDELITY_LOG_DIR") {
         std::fs::create_dir_all(&dir).unwrap();
         let path = std::path::Path::new(&dir).join("google-sheets4-responses.json");
