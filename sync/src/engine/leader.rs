@@ -15,7 +15,7 @@
 //! Every fix of a row happens under that row's write mutex and on a fresh read of the row, so
 //! it never races a device's read-check-write. Nothing here decides a domain rule.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,8 +33,8 @@ use crate::ports::{
 
 #[derive(Debug, Clone)]
 pub struct LeaderConfig {
-    /// A dead leader is replaced within this: the lease lives 3/4 of it and is renewed (and
-    /// tried by the others) every 1/4.
+    /// A dead leader is replaced within this: the lease lives 7/10 of it and is renewed (and
+    /// tried by the others) every 1/4, so a lapsed lease is taken within 0.95 of it.
     pub lease_period: Duration,
     /// How often the sheet is polled for direct edits (one read per poll, plus one when rows
     /// need fixing). 10 s = 6 of the fleet's 50 reads per minute.
@@ -58,7 +58,7 @@ impl Default for LeaderConfig {
 
 impl LeaderConfig {
     fn lease_ttl(&self) -> Duration {
-        self.lease_period * 3 / 4
+        self.lease_period * 7 / 10
     }
 
     fn renew_every(&self) -> Duration {
@@ -238,6 +238,8 @@ impl LeaderDuties {
         let now = engine.clock.now();
         let grace = chrono::Duration::from_std(self.cfg.orphan_grace).unwrap_or_default();
         let mut fixes: Vec<Spool> = Vec::new();
+        // Locks whose grace is over (only these may be released).
+        let mut ripe = HashSet::new();
         let mut still_suspect = HashMap::new();
         for (row, holder) in rows.iter().zip(holders) {
             match lock_fix(row, holder.as_ref()) {
@@ -250,6 +252,7 @@ impl LeaderDuties {
                     };
                     if now - since >= grace {
                         fixes.push(row.clone());
+                        ripe.insert(row.tag.clone());
                     }
                     still_suspect.insert(row.tag.clone(), (h, since));
                 }
@@ -261,7 +264,7 @@ impl LeaderDuties {
         }
         let owner = engine.leader_owner();
         let locked = engine.lock_rows(&fixes, &owner, &self.cfg).await?;
-        let result = self.fix_locks(engine, layout, &locked, report).await;
+        let result = self.fix_locks(engine, layout, &locked, &ripe, report).await;
         engine.unlock_rows(&locked, &owner).await;
         result
     }
@@ -271,6 +274,7 @@ impl LeaderDuties {
         engine: &Engine,
         layout: &OperacionesLayout,
         locked: &[Spool],
+        ripe: &HashSet<String>,
         report: &mut TickReport,
     ) -> Result<(), LeaderError> {
         let fresh = engine.fresh_rows(layout, locked, &self.cfg).await?;
@@ -279,13 +283,12 @@ impl LeaderDuties {
             match lock_fix(&row, holder.as_ref()) {
                 None => {}
                 Some(LockFix::Restore) => {
-                    if restore_lock(engine, &row).await? {
-                        report.locks_restored += 1;
-                    }
+                    report.locks_restored += usize::from(restore_lock(engine, &row).await?);
                 }
                 Some(LockFix::Release(h)) => {
                     // Only the exact lock judged orphaned goes, and only after its grace.
-                    if self.suspects.get(&row.tag).map(|(s, _)| s) != Some(&h) {
+                    let judged = self.suspects.get(&row.tag).map(|(s, _)| s) == Some(&h);
+                    if !judged || !ripe.contains(&row.tag) {
                         continue;
                     }
                     if engine.coord.release_occupation(&row.tag, &h).await? {

@@ -55,6 +55,9 @@ enum Decision {
     Later,
 }
 
+/// Longest quota wait spent inside one push round (holding its row mutexes).
+const QUOTA_INLINE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 enum LockStep {
     Proceed,
     Conflict(DomainError, Option<String>),
@@ -429,7 +432,7 @@ impl Engine {
     ) -> Result<usize, EngineError> {
         if !work.is_empty() {
             // Every Sheets call takes a token from the fleet's shared bucket first.
-            let wait = match self.coord.take_quota(QuotaKind::Read).await {
+            let wait = match self.quota_permit(QuotaKind::Read).await {
                 Ok(QuotaGrant::Granted) => None,
                 Ok(QuotaGrant::Wait(d)) => {
                     Some((d, "esperando cuota de lectura de Google Sheets".to_string()))
@@ -569,7 +572,7 @@ impl Engine {
         }
 
         if !batch.is_empty() {
-            match self.coord.take_quota(QuotaKind::Write).await {
+            match self.quota_permit(QuotaKind::Write).await {
                 Ok(QuotaGrant::Granted) => {}
                 Ok(QuotaGrant::Wait(d)) => {
                     let at = now + chrono::Duration::from_std(d).unwrap_or_default();
@@ -638,6 +641,23 @@ impl Engine {
             });
         }
         Ok(finished)
+    }
+
+    /// A token from the fleet's shared Sheets budget. Short waits are waited here, at the
+    /// bucket, so the next token goes to a device that is asking for it: one that went back to
+    /// its timer would come late and the token would be lost to the burst cap. Longer waits
+    /// come back as `Wait` (the commands are retried then).
+    async fn quota_permit(&self, kind: QuotaKind) -> Result<QuotaGrant, CoordError> {
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            match self.coord.take_quota(kind).await? {
+                QuotaGrant::Wait(d) if waited + d <= QUOTA_INLINE_WAIT => {
+                    tokio::time::sleep(d).await;
+                    waited += d;
+                }
+                grant => return Ok(grant),
+            }
+        }
     }
 
     /// Bookkeeping after the plant has the write: applied-id record, live publish, locks.

@@ -246,6 +246,9 @@ pub fn redis_config(url: &str) -> RedisConfig {
     cfg
 }
 
+/// One spool of a tap: its TAG and the command id queued, or why the tablet refused it.
+pub type TapOutcome = (String, Result<String, DomainError>);
+
 /// One tablet.
 pub struct Device {
     pub index: u32,
@@ -327,7 +330,7 @@ impl Device {
         worker: u32,
         intent: Intent,
         tags: &[String],
-    ) -> Result<Vec<(String, Result<String, DomainError>)>, DeviceError> {
+    ) -> Result<Vec<TapOutcome>, DeviceError> {
         let index = self.index;
         let next = &self.next_id;
         let mut ids = || {
