@@ -296,10 +296,16 @@ async fn api_handler(State(shared): State<Arc<Shared>>, req: Request) -> Respons
                     .log
                     .push(json!({ "method": method, "status": status, "body": body }));
             }
-            match result {
+            let mut resp = match result {
                 Ok(v) => (StatusCode::OK, AxJson(v)).into_response(),
                 Err(e) => e.into_response(),
-            }
+            };
+            // Google's exact content type.
+            resp.headers_mut().insert(
+                "content-type",
+                axum::http::HeaderValue::from_static("application/json; charset=UTF-8"),
+            );
+            resp
         }
     }
 }
