@@ -246,9 +246,18 @@ fn dump_cell(c: &Cell) -> Json {
         Value::Text(s) => Json::String(s.clone()),
         Value::Number(n) => json_number(*n),
         Value::Bool(b) => Json::Bool(*b),
-        Value::Formula { text, .. } => {
+        Value::Formula { text, cached } => {
             let mut m = Map::new();
             m.insert("formula".into(), Json::String(text.clone()));
+            if let Some(c) = cached {
+                let v = match c.as_ref() {
+                    Effective::Empty => Json::Null,
+                    Effective::Text(s) | Effective::Error(s) => Json::String(s.clone()),
+                    Effective::Number(n) => json_number(*n),
+                    Effective::Bool(b) => Json::Bool(*b),
+                };
+                m.insert("value".into(), v);
+            }
             Json::Object(m)
         }
     };
@@ -285,7 +294,7 @@ mod tests {
         let seed = SpreadsheetSeed::from_json(json!({
             "spreadsheetId": "s1",
             "sheets": [{"title": "Jon's Spools", "rows": [
-                ["TAG", 1, true, null, {"formula": "=B1+1"}],
+                ["TAG", 1, true, null, {"formula": "=B1+1"}, {"formula": "=SUM(B1:B2)", "value": 7}],
                 [{"number": 46355, "format": {"type": "DATE", "pattern": "dd-mm-yyyy"}}, {"string": "=x"}]
             ]}]
         }))
