@@ -8,6 +8,7 @@
 //! `ZEUES_REDIS_SERVER`.
 
 pub mod fleet;
+pub mod topologies;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
@@ -31,13 +32,80 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
+    opts: ServerOptions,
+    tls_port: Option<u16>,
+}
+
+/// AUTH and TLS for a server (default: neither).
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// `requirepass`.
+    pub password: Option<String>,
+    /// Also listen with TLS on a second free port (certificates made with `openssl`).
+    pub tls: bool,
+    /// More `redis-server` arguments (e.g. `--cluster-enabled yes`).
+    pub extra: Vec<String>,
+}
+
+/// The TLS side of a server: its port and the CA that signed its certificate.
+#[derive(Debug, Clone)]
+pub struct TlsInfo {
+    pub port: u16,
+    pub ca_file: PathBuf,
 }
 
 fn binary() -> String {
     std::env::var("ZEUES_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into())
 }
 
-fn free_port() -> std::io::Result<u16> {
+fn resp(args: &[&str]) -> Vec<u8> {
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    req.into_bytes()
+}
+
+/// One command over plain TCP to `127.0.0.1:port` (AUTH first when a password is given).
+pub fn raw_command(
+    port: u16,
+    password: Option<&str>,
+    args: &[&str],
+) -> Result<String, RedisServerError> {
+    let mut s = TcpStream::connect(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut r = BufReader::new(s.try_clone()?);
+    if let Some(p) = password {
+        s.write_all(&resp(&["AUTH", p]))?;
+        let mut ok = String::new();
+        r.read_line(&mut ok)?;
+        if !ok.starts_with("+OK") {
+            return Err(RedisServerError::Protocol(ok.trim_end().to_string()));
+        }
+    }
+    s.write_all(&resp(args))?;
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let line = line.trim_end().to_string();
+    match line.chars().next() {
+        Some('+') | Some(':') => Ok(line[1..].to_string()),
+        Some('$') => {
+            let n: i64 = line[1..]
+                .parse()
+                .map_err(|_| RedisServerError::Protocol(line.clone()))?;
+            if n < 0 {
+                return Ok(String::new());
+            }
+            let mut buf = vec![0u8; n as usize + 2];
+            r.read_exact(&mut buf)?;
+            buf.truncate(n as usize);
+            String::from_utf8(buf).map_err(|e| RedisServerError::Protocol(e.to_string()))
+        }
+        _ => Err(RedisServerError::Protocol(line)),
+    }
+}
+
+pub fn free_port() -> std::io::Result<u16> {
     let l = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?;
     Ok(l.local_addr()?.port())
 }
@@ -45,6 +113,11 @@ fn free_port() -> std::io::Result<u16> {
 impl RedisServer {
     /// Starts a server on a free loopback port and waits until it answers.
     pub fn start() -> Result<RedisServer, RedisServerError> {
+        Self::start_with(ServerOptions::default())
+    }
+
+    /// Starts a server with AUTH and/or TLS.
+    pub fn start_with(opts: ServerOptions) -> Result<RedisServer, RedisServerError> {
         let mut last = None;
         // Another process may grab the port between our probe and redis binding it: retry.
         for _ in 0..5 {
@@ -52,7 +125,13 @@ impl RedisServer {
                 child: None,
                 port: free_port()?,
                 dir: tempfile::Builder::new().prefix("zeues-redis-").tempdir()?,
+                opts: opts.clone(),
+                tls_port: None,
             };
+            if s.opts.tls {
+                s.tls_port = Some(free_port()?);
+                s.make_certificates()?;
+            }
             match s.spawn() {
                 Ok(()) => return Ok(s),
                 Err(e) => last = Some(e),
@@ -67,7 +146,24 @@ impl RedisServer {
 
     fn spawn(&mut self) -> Result<(), RedisServerError> {
         let bin = binary();
-        let child = Command::new(&bin)
+        let mut cmd = Command::new(&bin);
+        if let Some(p) = &self.opts.password {
+            cmd.args(["--requirepass", p]);
+        }
+        if let Some(t) = self.tls_port() {
+            let d = self.dir.path();
+            cmd.arg("--tls-port")
+                .arg(t.to_string())
+                .arg("--tls-cert-file")
+                .arg(d.join("server.crt"))
+                .arg("--tls-key-file")
+                .arg(d.join("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(d.join("ca.crt"))
+                .args(["--tls-auth-clients", "no"]);
+        }
+        cmd.args(&self.opts.extra);
+        let child = cmd
             .arg("--port")
             .arg(self.port.to_string())
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -107,6 +203,91 @@ impl RedisServer {
         self.port
     }
 
+    fn tls_port(&self) -> Option<u16> {
+        self.tls_port
+    }
+
+    pub fn tls(&self) -> Option<TlsInfo> {
+        self.tls_port().map(|port| TlsInfo {
+            port,
+            ca_file: self.dir.path().join("ca.crt"),
+        })
+    }
+
+    /// A CA and a server certificate for `localhost`/127.0.0.1, made with the `openssl` tool.
+    fn make_certificates(&self) -> Result<(), RedisServerError> {
+        let d = self.dir.path();
+        std::fs::write(
+            d.join("san.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )?;
+        let steps: [&[&str]; 3] = [
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=zeues-test-ca",
+            ],
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "san.ext",
+            ],
+        ];
+        for args in steps {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|source| RedisServerError::Spawn {
+                    bin: "openssl".into(),
+                    source,
+                })?;
+            if !out.status.success() {
+                return Err(RedisServerError::Protocol(format!(
+                    "openssl {}: {}",
+                    args[0],
+                    String::from_utf8_lossy(&out.stderr)
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
@@ -123,33 +304,7 @@ impl RedisServer {
 
     /// Sends one command and returns the reply as text (simple/bulk strings and integers).
     pub fn command(&self, args: &[&str]) -> Result<String, RedisServerError> {
-        let mut s = TcpStream::connect(SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.port))?;
-        s.set_read_timeout(Some(Duration::from_secs(5)))?;
-        let mut req = format!("*{}\r\n", args.len());
-        for a in args {
-            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        s.write_all(req.as_bytes())?;
-        let mut r = BufReader::new(s);
-        let mut line = String::new();
-        r.read_line(&mut line)?;
-        let line = line.trim_end().to_string();
-        match line.chars().next() {
-            Some('+') | Some(':') => Ok(line[1..].to_string()),
-            Some('$') => {
-                let n: i64 = line[1..]
-                    .parse()
-                    .map_err(|_| RedisServerError::Protocol(line.clone()))?;
-                if n < 0 {
-                    return Ok(String::new());
-                }
-                let mut buf = vec![0u8; n as usize + 2];
-                r.read_exact(&mut buf)?;
-                buf.truncate(n as usize);
-                String::from_utf8(buf).map_err(|e| RedisServerError::Protocol(e.to_string()))
-            }
-            _ => Err(RedisServerError::Protocol(line)),
-        }
+        raw_command(self.port, self.opts.password.as_deref(), args)
     }
 
     /// `INFO memory` → `used_memory` in bytes.
