@@ -155,8 +155,8 @@ async fn moved_and_inserted_columns_are_followed_and_writes_land_in_the_right_ce
     assert_eq!(cell(&rig, "T-1", "MatSys"), json!("M-ok"));
     assert_eq!(cell(&rig, "T-2", "Ocupado_Por"), Json::Null);
     assert_eq!(
-        cell(&rig, "T-1", "Notas"),
-        json!({"formula": "=HYPERLINK(\"http://planos/1\",\"plano\")"}),
+        cell(&rig, "T-1", "Notas")["formula"],
+        json!("=HYPERLINK(\"http://planos/1\",\"plano\")"),
         "Engineering's formula untouched"
     );
     assert_eq!(audit_count(&rig), 1);
