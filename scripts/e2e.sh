@@ -21,7 +21,8 @@ fi
 
 step "e2e under Xvfb"
 export E2E_LOG="$TARGET_DIR/e2e-logs/tauri-driver.log"
-timed xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
+start=$SECONDS
+xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
   set -euo pipefail
   tauri-driver --port 4444 --native-port 4445 >"$E2E_LOG" 2>&1 &
   driver=$!
@@ -32,4 +33,5 @@ timed xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
   done
   cargo test -p zeues-tests --test e2e_window -- --test-threads=1
 '
+echo "    ($((SECONDS - start)) s: e2e under Xvfb; tauri-driver log: $E2E_LOG)"
 echo "screenshots: $TARGET_DIR/e2e-screenshots"

@@ -5,6 +5,10 @@ source "$(dirname "$0")/lib.sh"
 
 timed bash scripts/setup.sh
 
+# zeues-app embeds ui/dist at compile time, so clippy and the tests need it built first.
+step "UI (wasm)"
+timed bash ui/build.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

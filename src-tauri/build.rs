@@ -14,6 +14,10 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
+    // The UI is embedded from ../ui/dist (tauri.conf.json). A fresh clone has none yet.
+    if !std::path::Path::new("../ui/dist/index.html").is_file() {
+        panic!("ui/dist is missing: run `bash ui/build.sh` (scripts/run.sh and scripts/test.sh do) before building zeues-app");
+    }
     let attrs = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
     if let Err(e) = tauri_build::try_build(attrs) {

@@ -67,3 +67,23 @@ pub async fn spool_history(zeues: Z<'_>, tag: String) -> Result<SpoolHistory, Ap
 pub async fn open_report(report: State<'_, OpenState>) -> Result<OpenReport, ApiError> {
     Ok(report.0.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use zeues_sync::api::ApiError;
+
+    /// The UI's `ipc::rejection` parses exactly this shape; a change here breaks every screen.
+    #[test]
+    fn errors_cross_ipc_as_code_message_data() {
+        let e = ApiError::new("SPOOL_OCUPADO", "El spool 'T' ya está ocupado por MR(93)");
+        let json = serde_json::to_value(&e).unwrap_or_default();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "code": "SPOOL_OCUPADO",
+                "message": "El spool 'T' ya está ocupado por MR(93)",
+                "data": null
+            })
+        );
+    }
+}

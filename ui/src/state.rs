@@ -151,10 +151,8 @@ pub fn App() -> impl IntoView {
                     st.notify(
                         "aviso-recuperacion",
                         "La base de datos local estaba dañada y fue recuperada",
-                        format!(
-                            "{} Copia del archivo dañado: {}. Comandos rescatados: {}.",
-                            rec.message, rec.moved_to, rec.salvaged_commands
-                        ),
+                        // The service's message names the copy and the salvaged commands.
+                        rec.message,
                     );
                 }
             }

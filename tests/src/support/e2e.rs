@@ -118,6 +118,15 @@ impl Session {
 
     /// Writes `target/e2e-screenshots/<name>.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> TestResult<PathBuf> {
+        // WebKitWebDriver captures the last painted frame: let the DOM changes reach the screen.
+        self.client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\n\
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                Vec::new(),
+            )
+            .await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let png = self.client.screenshot().await?;
         assert!(
             png.starts_with(b"\x89PNG"),

@@ -1,4 +1,4 @@
-//! 3. Acción: TOMAR / PAUSAR / COMPLETAR, and CANCELAR.
+//! Screen 3, Acción: TOMAR / PAUSAR / COMPLETAR, and CANCELAR.
 
 use leptos::prelude::*;
 use zeues_sync::domain::{Intent, Operacion};

@@ -1,4 +1,4 @@
-//! 5/6. Confirmar: the chosen spools and one big CONFIRMAR; also the one place an action is
+//! Screen 5/6, Confirmar: the chosen spools and one big CONFIRMAR; also the one place an action is
 //! sent (metrología uses [`execute`] too).
 
 use leptos::prelude::*;

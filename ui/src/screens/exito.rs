@@ -1,4 +1,4 @@
-//! 6. Éxito: what happened, then back to the start after 5 seconds.
+//! Screen 6, Éxito: what happened, then back to the start after 5 seconds.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! 5. Metrología: APROBADO, or RECHAZADO with the defect's origin (ARM/SOLD). Sent at once,
+//! Screen 5, Metrología: APROBADO, or RECHAZADO with the defect's origin (ARM/SOLD). Sent at once,
 //! no separate confirmation.
 
 use leptos::prelude::*;

@@ -1,4 +1,4 @@
-//! 1. Operación: the four operations as big cards.
+//! Screen 1, Operación: the four operations as big cards.
 
 use leptos::prelude::*;
 use zeues_sync::domain::Operacion as Op;

@@ -1,4 +1,4 @@
-//! 4. Spools: the spools this worker may pick for the chosen action (occupied ones greyed with
+//! Screen 4, Spools: the spools this worker may pick for the chosen action (occupied ones greyed with
 //! `Ocupado por MR(93)`), NV/TAG filters, a TAG scan selects, select all/none, at most 50.
 
 use leptos::prelude::*;

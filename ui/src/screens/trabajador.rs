@@ -1,4 +1,4 @@
-//! 2. Trabajador: workers who may act on the chosen operation; search, or scan a badge
+//! Screen 2, Trabajador: workers who may act on the chosen operation; search, or scan a badge
 //! (a keyboard-wedge reader types the id or token and Enter).
 
 use leptos::prelude::*;
@@ -132,6 +132,7 @@ pub fn Trabajador() -> impl IntoView {
                                             <button
                                                 class="card worker-card"
                                                 data-worker-id=w.id.to_string()
+                                                data-roles=w.roles.join(" ")
                                                 on:click=move |_| choose(st, chosen.clone())
                                             >
                                                 <span class="token">{w.token.clone()}</span>
