@@ -190,6 +190,22 @@ impl Engine {
         tracing::info!("motor de sincronización detenido");
     }
 
+    /// Everything a plant device runs until shutdown: push, the change-stream follower, the
+    /// leader candidacy (and duties while it leads) and presence heartbeats.
+    pub async fn run_plant(
+        self: Arc<Self>,
+        follow: FollowConfig,
+        leader: LeaderConfig,
+        presence: PresenceConfig,
+    ) {
+        tokio::join!(
+            self.clone().run(),
+            self.clone().follow_stream(follow),
+            self.clone().run_leader(leader),
+            self.clone().run_presence(presence),
+        );
+    }
+
     fn time_to_next_due(&self) -> Duration {
         let idle = self.config.idle;
         match self.store.next_due() {

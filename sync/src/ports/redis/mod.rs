@@ -340,9 +340,11 @@ impl Coordinator for RedisCoordinator {
     }
 
     async fn publish(&self, change: &RowChange) -> Result<(), CoordError> {
-        // Cache first: a reader that sees the entry and then reads the cache sees this row.
-        self.put_live(&LiveRow::new(&change.row)).await?;
-        self.append(change).await
+        // Stream first, then cache (two slots in a Cluster, so not one script). If either step
+        // fails the cache still differs from the sheet, and the leader's import re-announces
+        // the row; the other order could leave a cached row that no follower ever heard of.
+        self.append(change).await?;
+        self.put_live(&LiveRow::new(&change.row)).await
     }
 
     async fn take_quota(&self, kind: QuotaKind) -> Result<QuotaGrant, CoordError> {
