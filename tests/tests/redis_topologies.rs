@@ -191,3 +191,51 @@ async fn sentinel_master_meets_the_coordinator_contract() {
         "a restarted master is empty"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_trimmed_past_is_told_to_reload() {
+    let redis = RedisServer::start().unwrap();
+    let mut cfg = RedisConfig::single(&redis.url());
+    cfg.stream_maxlen = 10;
+    let coord = RedisCoordinator::connect(cfg).await.unwrap();
+    coord.set_epoch("e1").await.unwrap();
+    let behind = coord.stream_head().await.unwrap();
+    let publish = |i: usize| RowChange {
+        tag: format!("MK-{}", i % 7),
+        row: spool(&format!("MK-{}", i % 7), &format!("NV-{i}")),
+        command_id: format!("c{i}"),
+        device_id: "d".into(),
+    };
+    coord.publish(&publish(0)).await.unwrap();
+    let ChangeRead::Changes {
+        cursor: caught_up, ..
+    } = coord
+        .read_changes(&behind, 10, Duration::from_millis(50))
+        .await
+        .unwrap()
+    else {
+        panic!("expected the first change")
+    };
+    // Approximate trimming drops whole stream nodes (100 entries by default): go well past.
+    for i in 1..500 {
+        coord.publish(&publish(i)).await.unwrap();
+    }
+    assert_eq!(
+        coord
+            .read_changes(&caught_up, 10, Duration::from_millis(50))
+            .await
+            .unwrap(),
+        ChangeRead::Reload
+    );
+    // A reader at the head goes on normally.
+    let head = coord.stream_head().await.unwrap();
+    coord.publish(&publish(500)).await.unwrap();
+    let ChangeRead::Changes { changes, .. } = coord
+        .read_changes(&head, 10, Duration::from_millis(50))
+        .await
+        .unwrap()
+    else {
+        panic!("expected changes")
+    };
+    assert_eq!(changes.len(), 1);
+}

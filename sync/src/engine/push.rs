@@ -411,9 +411,18 @@ impl Engine {
                 }
             }
         }
-        let result = self
-            .push_locked(work, decisions, &cache, pending_audits)
-            .await;
+        // The row mutexes are renewed while the round runs (quota waits, a slow Sheets call),
+        // so they outlive it only by their own expiry if this device dies.
+        let round = self.push_locked(work, decisions, &cache, pending_audits);
+        tokio::pin!(round);
+        let every = (self.config.row_lock_ttl / 3).max(std::time::Duration::from_millis(100));
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let result = loop {
+            tokio::select! {
+                r = &mut round => break r,
+                _ = renew.tick() => self.renew_row_locks(&locked).await,
+            }
+        };
         for (tag, owner) in &locked {
             if let Err(e) = self.coord.unlock_row(tag, owner).await {
                 // The row mutex expires on its own (PX); log and go on.
@@ -641,6 +650,21 @@ impl Engine {
             });
         }
         Ok(finished)
+    }
+
+    async fn renew_row_locks(&self, locked: &[(String, String)]) {
+        for (tag, owner) in locked {
+            match self
+                .coord
+                .renew_row_lock(tag, owner, self.config.row_lock_ttl)
+                .await
+            {
+                Ok(true) => {}
+                // The version check still fences the write; say so loudly.
+                Ok(false) => tracing::warn!(%tag, "mutex de fila perdido durante la ronda"),
+                Err(e) => tracing::warn!(%tag, error = %e, "no se pudo renovar el mutex de fila"),
+            }
+        }
     }
 
     /// A token from the fleet's shared Sheets budget. Short waits are waited here, at the
