@@ -33,8 +33,9 @@ use crate::ports::{
 
 #[derive(Debug, Clone)]
 pub struct LeaderConfig {
-    /// A dead leader is replaced within this: the lease lives 7/10 of it and is renewed (and
-    /// tried by the others) every 1/4, so a lapsed lease is taken within 0.95 of it.
+    /// A dead leader is replaced within this: the lease lives 3/5 of it and is renewed (and
+    /// tried by the others) every 1/5, so a lapsed lease is taken within 4/5 of it (the rest
+    /// is margin for slow timers on a busy tablet).
     pub lease_period: Duration,
     /// How often the sheet is polled for direct edits (one read per poll, plus one when rows
     /// need fixing). 10 s = 6 of the fleet's 50 reads per minute.
@@ -58,11 +59,11 @@ impl Default for LeaderConfig {
 
 impl LeaderConfig {
     fn lease_ttl(&self) -> Duration {
-        self.lease_period * 7 / 10
+        self.lease_period * 3 / 5
     }
 
     fn renew_every(&self) -> Duration {
-        (self.lease_period / 4).max(Duration::from_millis(10))
+        (self.lease_period / 5).max(Duration::from_millis(10))
     }
 }
 
