@@ -26,8 +26,12 @@ async fn window_starts_and_shows_the_spool_list() -> TestResult {
         Box::pin(async move {
             let title = s.client.title().await?;
             assert_eq!(title, "ZEUES");
-            s.wait("#sync-badge").await?;
             s.wait("#op-METROLOGIA").await?;
+            // The sync badge opens what is waiting to sync.
+            s.click("#sync-badge").await?;
+            s.wait("#pendientes #sin-pendientes, #pendientes table")
+                .await?;
+            s.click("#cerrar-pendientes").await?;
             open_tomar_arm(s).await?;
             s.wait("#spool-list button.spool-row[data-tag]").await?;
             let counter = s.text("#seleccionados").await?;

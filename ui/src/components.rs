@@ -2,8 +2,9 @@
 //! error box.
 
 use leptos::prelude::*;
-use zeues_sync::api::ApiError;
+use zeues_sync::api::{ApiError, PendingCommand};
 
+use crate::ipc;
 use crate::state::{AppState, Screen};
 use crate::text;
 
@@ -78,15 +79,110 @@ pub fn SyncBadge() -> impl IntoView {
         })
     };
     view! {
-        <div
+        <button
             id="sync-badge"
             class=move || format!("sync-badge tone-{}", badge().1)
             data-connectivity=connectivity
             data-pending=pending
             title=detail
+            on:click=move |_| st.pending_open.set(true)
         >
             <span class="dot"></span>
             <span>{move || badge().0}</span>
+        </button>
+    }
+}
+
+/// What this device has saved and not yet synced (opened from the sync badge).
+#[component]
+pub fn PendingPanel() -> impl IntoView {
+    let st = expect_context::<AppState>();
+    let list = RwSignal::new(Load::<Vec<PendingCommand>>::Loading);
+    Effect::new(move |_| {
+        st.replica_rev.track();
+        st.sync.track();
+        leptos::task::spawn_local(async move {
+            list.set(match ipc::pending_commands().await {
+                Ok(p) => Load::Ready(p),
+                Err(e) => Load::Failed(e),
+            });
+        });
+    });
+    let status = move || {
+        st.sync
+            .get()
+            .map(|s| {
+                let mut t = format!("Modo {} · equipo {}", s.mode, s.device_id);
+                if let Some(l) = s.last_sync {
+                    t.push_str(&format!(" · última sincronización {l}"));
+                }
+                t
+            })
+            .unwrap_or_default()
+    };
+    let last_error = move || {
+        st.sync
+            .get()
+            .and_then(|s| s.last_error)
+            .map(|e| view! { <p class="hint warn">{format!("Último error: {e}")}</p> })
+    };
+    view! {
+        <div class="overlay">
+            <div class="panel" id="pendientes">
+                <div class="panel-head">
+                    <h2>"Pendientes de sincronizar"</h2>
+                    <button class="btn btn-secondary" id="cerrar-pendientes" on:click=move |_| st.pending_open.set(false)>
+                        "CERRAR"
+                    </button>
+                </div>
+                <p class="hint">{status}</p>
+                {last_error}
+                <div class="scroll">
+                    {move || match list.get() {
+                        Load::Loading => view! { <p class="hint">"Cargando…"</p> }.into_any(),
+                        Load::Failed(e) => view! { <ErrorBox error=e/> }.into_any(),
+                        Load::Ready(p) if p.is_empty() => {
+                            view! { <p class="hint" id="sin-pendientes">"Todo sincronizado: no hay acciones pendientes"</p> }
+                                .into_any()
+                        }
+                        Load::Ready(p) => view! {
+                            <table class="history">
+                                <thead>
+                                    <tr>
+                                        <th>"Spool"</th>
+                                        <th>"Acción"</th>
+                                        <th>"Trabajador"</th>
+                                        <th>"Hora"</th>
+                                        <th>"Estado"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {p
+                                        .into_iter()
+                                        .map(|c| {
+                                            let estado = match (&c.last_error, c.attempts) {
+                                                (Some(e), n) => format!("{} ({n} intentos): {e}", c.status),
+                                                (None, 0) => c.status.clone(),
+                                                (None, n) => format!("{} ({n} intentos)", c.status),
+                                            };
+                                            view! {
+                                                <tr data-tag=c.tag.clone()>
+                                                    <td>{c.tag.clone()}</td>
+                                                    <td>{format!("{} {}", c.accion, c.operacion)}</td>
+                                                    <td>{c.worker.clone()}</td>
+                                                    <td>{c.created_at.clone()}</td>
+                                                    <td>{estado}</td>
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        }
+                            .into_any(),
+                    }}
+                </div>
+            </div>
         </div>
     }
 }

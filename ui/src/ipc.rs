@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use zeues_sync::api::{
-    ActionOutcome, ActionRequest, ApiError, AppEvent, OpenReport, SpoolHistory, SpoolList,
-    SpoolQuery, SyncStatus, WorkerView,
+    ActionOutcome, ActionRequest, ApiError, AppEvent, OpenReport, PendingCommand, SpoolHistory,
+    SpoolList, SpoolQuery, SyncStatus, WorkerView,
 };
 use zeues_sync::domain::Operacion;
 
@@ -89,6 +89,10 @@ pub async fn execute_action(request: &ActionRequest) -> Result<ActionOutcome, Ap
 
 pub async fn sync_status() -> Result<SyncStatus, ApiError> {
     call("sync_status", &NoArgs {}).await
+}
+
+pub async fn pending_commands() -> Result<Vec<PendingCommand>, ApiError> {
+    call("pending_commands", &NoArgs {}).await
 }
 
 pub async fn spool_history(tag: &str) -> Result<SpoolHistory, ApiError> {

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use zeues_sync::api::{ActionOutcome, AppEvent, SyncStatus, WorkerView};
 use zeues_sync::domain::{Intent, Operacion};
 
-use crate::components::{Notices, TopBar};
+use crate::components::{Notices, PendingPanel, TopBar};
 use crate::ipc;
 use crate::screens;
 
@@ -50,6 +50,8 @@ pub struct AppState {
     /// Bumped whenever the replica changed; lists refetch when it moves.
     pub replica_rev: RwSignal<u64>,
     pub notices: RwSignal<Vec<Notice>>,
+    /// The "pendientes de sincronizar" panel behind the sync badge.
+    pub pending_open: RwSignal<bool>,
     next_notice: RwSignal<u64>,
 }
 
@@ -65,6 +67,7 @@ impl AppState {
             sync: RwSignal::new(None),
             replica_rev: RwSignal::new(0),
             notices: RwSignal::new(Vec::new()),
+            pending_open: RwSignal::new(false),
             next_notice: RwSignal::new(0),
         }
     }
@@ -177,6 +180,7 @@ pub fn App() -> impl IntoView {
                     Screen::Dashboard => view! { <screens::dashboard::Dashboard/> }.into_any(),
                 }}
             </main>
+            {move || st.pending_open.get().then(|| view! { <PendingPanel/> })}
         </div>
     }
 }
