@@ -69,8 +69,10 @@ async fn tomar_in_the_window_survives_a_restart() -> TestResult {
             s.click("#continuar").await?;
             s.wait(&format!("#confirmar-lista [data-tag='{tag}']"))
                 .await?;
+            s.screenshot("tomar-confirmar").await?;
             s.click("#confirmar").await?;
             s.wait("#exito").await?;
+            s.screenshot("tomar-exito").await?;
             let summary = s.text("#exito-resumen").await?;
             assert!(
                 summary.contains(&tag),
@@ -153,6 +155,8 @@ async fn metrologia_rechazo_sends_the_spool_to_reparacion() -> TestResult {
     with_session(&app, data.path(), "metrologia", |s| {
         Box::pin(async move {
             s.click("#op-METROLOGIA").await?;
+            s.wait("#worker-list [data-worker-id]").await?;
+            s.screenshot("metrologia-trabajador").await?;
             s.click("#worker-list [data-worker-id]").await?;
             let row = s
                 .wait("#spool-list button.spool-row[data-ocupado='false']")
