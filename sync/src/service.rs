@@ -67,6 +67,16 @@ pub struct Wiring {
     pub ids: Box<dyn FnMut() -> String + Send>,
     pub config: EngineConfig,
     pub data_dir: PathBuf,
+    /// Plant mode: the stream follower, leader candidacy and presence run beside the push loop.
+    pub plant: Option<PlantTasks>,
+}
+
+/// The tasks a plant device runs besides push.
+#[derive(Debug, Clone, Default)]
+pub struct PlantTasks {
+    pub follow: crate::engine::FollowConfig,
+    pub leader: crate::engine::LeaderConfig,
+    pub presence: crate::engine::PresenceConfig,
 }
 
 pub fn uuid_ids() -> Box<dyn FnMut() -> String + Send> {
@@ -139,6 +149,7 @@ impl Zeues {
             ids: uuid_ids(),
             config: EngineConfig::default(),
             data_dir: data_dir.to_path_buf(),
+            plant: None,
         };
         let zeues = Self::start(wiring, rt)?;
         Ok((zeues, report))
@@ -183,7 +194,10 @@ impl Zeues {
                 }
             }
         }
-        rt.spawn(engine.clone().run());
+        match w.plant {
+            Some(p) => rt.spawn(engine.clone().run_plant(p.follow, p.leader, p.presence)),
+            None => rt.spawn(engine.clone().run()),
+        };
         Ok(Arc::new(Zeues {
             store: w.store,
             engine,

@@ -3,5 +3,6 @@
 
 pub mod chaos;
 pub mod emulator;
+pub mod plant;
 pub mod redis_server;
 pub mod support;

@@ -1,0 +1,84 @@
+//! `plant-sim --devices N --spools S --minutes M --seed X [--chaos] [--dir D]`: runs a simulated
+//! plant (see `zeues_tests::plant`) and prints one summary line; exits non-zero on any violation.
+//! `plant-sim device <json>` is one device (started by the simulator itself).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use zeues_tests::plant::device::{self, DeviceArgs};
+use zeues_tests::plant::sim::{self, SimArgs, WRITE_QUOTA_PER_MIN};
+
+fn usage() -> ExitCode {
+    eprintln!("uso: plant-sim --devices N --spools S --minutes M --seed X [--chaos] [--dir DIR] [--drain-timeout SEG]");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("plant-sim: tokio: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.first().map(String::as_str) == Some("device") {
+        let Some(json) = args.get(1) else {
+            return usage();
+        };
+        let dargs: DeviceArgs = match serde_json::from_str(json) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("plant-sim device: argumentos: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        return match rt.block_on(device::run(dargs)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("plant-sim device: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let mut sim = SimArgs::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().cloned().unwrap_or_default();
+        match a.as_str() {
+            "--devices" => sim.devices = val().parse().unwrap_or(0),
+            "--spools" => sim.spools = val().parse().unwrap_or(0),
+            "--minutes" => sim.minutes = val().parse().unwrap_or(0.0),
+            "--seed" => sim.seed = val().parse().unwrap_or(0),
+            "--chaos" => sim.chaos = true,
+            "--dir" => sim.dir = Some(val().into()),
+            "--drain-timeout" => {
+                sim.drain_timeout = Duration::from_secs(val().parse().unwrap_or(600))
+            }
+            _ => return usage(),
+        }
+    }
+    if sim.devices == 0 || sim.spools == 0 || sim.minutes <= 0.0 {
+        return usage();
+    }
+    match rt.block_on(sim::run(sim)) {
+        Ok(report) => {
+            for d in &report.details {
+                eprintln!("violación: {d}");
+            }
+            println!("{}", report.summary(1));
+            if report.ok(WRITE_QUOTA_PER_MIN) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("plant-sim: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
