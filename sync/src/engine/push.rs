@@ -1,7 +1,7 @@
 //! One push round: ready commands → locks → read rows → rebase through the domain → one atomic
 //! workbook write (row cells + audit rows) → publish, release, mark applied.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::{Engine, PlantCache};
 use crate::api::AppEvent;
@@ -182,15 +182,26 @@ impl Engine {
     }
 
     /// Whether `Metadata` already holds the command's audit row (the proof it landed).
-    async fn audit_has(&self, command_id: &str, cache: &PlantCache) -> Result<bool, WorkbookError> {
+    async fn audit_has(
+        &self,
+        command_id: &str,
+        _cache: &PlantCache,
+    ) -> Result<bool, WorkbookError> {
+        Ok(self.audit_ids().await?.contains(command_id))
+    }
+
+    /// Every `ID` in `Metadata` (read on the rare unknown-outcome path only).
+    async fn audit_ids(&self) -> Result<HashSet<String>, WorkbookError> {
         let grid = self.workbook.read_tab(METADATA).await?;
-        let Some(col) = cache.metadata.find("ID") else {
-            return Ok(false);
+        let map = crate::domain::ColumnMap::from_headers(&grid.headers);
+        let Some(col) = map.find("ID") else {
+            return Ok(HashSet::new());
         };
         Ok(grid
             .rows
             .iter()
-            .any(|r| r.get(col).and_then(|c| c.text()).as_deref() == Some(command_id)))
+            .filter_map(|r| r.get(col).and_then(|c| c.text()))
+            .collect())
     }
 
     async fn decide(
@@ -437,7 +448,7 @@ impl Engine {
         work: Vec<(OutboxCommand, u32)>,
         mut decisions: Vec<Decision>,
         cache: &PlantCache,
-        mut pending_audits: Vec<(crate::store::ConflictRecord, OutboxCommand)>,
+        pending_audits: Vec<(crate::store::ConflictRecord, OutboxCommand, bool)>,
     ) -> Result<usize, EngineError> {
         if !work.is_empty() {
             // Every Sheets call takes a token from the fleet's shared bucket first.
@@ -508,6 +519,7 @@ impl Engine {
 
         let now = self.clock.now();
         let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut new_audits = Vec::new();
         let mut finished = 0;
         let mut writes = Vec::new();
         let mut landed = Vec::new();
@@ -527,7 +539,7 @@ impl Engine {
                     tracing::warn!(tag = %cmd.tag, command = %cmd.id, code = error.code(), "conflicto");
                     touched.insert(cmd.tag.clone());
                     self.announce_conflict(&rec);
-                    pending_audits.push((rec, cmd));
+                    new_audits.push((rec, cmd));
                     finished += 1;
                 }
                 Decision::Retry {
@@ -570,15 +582,40 @@ impl Engine {
                 applied.push((cmd, transition));
             }
         }
+        // CONFLICTO rows: new ones, and older ones whose write failed. After a write with an
+        // unknown outcome, look in Metadata first: the row's id is derived from the command id.
         let mut audited: HashMap<String, ()> = HashMap::new();
-        for (rec, cmd) in &pending_audits {
+        let mut landed_audits = Vec::new();
+        let unsure = pending_audits.iter().any(|(_, _, unknown)| *unknown);
+        let present = if unsure {
+            match self.audit_ids().await {
+                Ok(ids) => Some(ids),
+                Err(e) => {
+                    self.note_error(&e);
+                    None
+                }
+            }
+        } else {
+            Some(HashSet::new())
+        };
+        let retry_audits = pending_audits
+            .into_iter()
+            .filter(|(_, _, unknown)| !*unknown || present.is_some())
+            .map(|(rec, cmd, _)| (rec, cmd));
+        for (rec, cmd) in new_audits.into_iter().chain(retry_audits) {
+            let event = self.conflict_audit(&rec, &cmd);
+            if present.as_ref().is_some_and(|p| p.contains(&event.id)) {
+                landed_audits.push(cmd.id.clone());
+                continue;
+            }
             if audited.insert(cmd.id.clone(), ()).is_none() {
                 batch.appends.push(Append {
                     tab: METADATA.into(),
-                    cells: self.conflict_audit(rec, cmd).to_row(&cache.metadata),
+                    cells: event.to_row(&cache.metadata),
                 });
             }
         }
+        self.store.mark_conflicts_audited(&landed_audits)?;
 
         if !batch.is_empty() {
             match self.quota_permit(QuotaKind::Write).await {
@@ -609,6 +646,10 @@ impl Engine {
             }
             if let Err(e) = self.workbook.write(&batch).await {
                 self.note_error(&e);
+                if matches!(e, WorkbookError::OutcomeUnknown(_)) {
+                    let ids: Vec<String> = audited.keys().cloned().collect();
+                    self.store.mark_conflicts_audit_unknown(&ids)?;
+                }
                 tracing::warn!(error = %e, commands = applied.len(), "escritura en la planilla fallida");
                 let cmds: Vec<OutboxCommand> = applied.into_iter().map(|(c, _)| c).collect();
                 self.retry_all(&cmds, &e)?;

@@ -503,3 +503,49 @@ async fn run_loop_applies_new_commands_without_polling_the_ui() {
     r.engine.shutdown();
     handle.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_conflicto_row_whose_write_outcome_was_lost_is_not_appended_twice() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    // The plant already shows someone else on the spool.
+    let plant = r.plant_row(&tag).await;
+    let grid = r.wb.read_tab("Operaciones").await.unwrap();
+    let layout = crate::domain::sheet::OperacionesLayout::from_headers(&grid.headers).unwrap();
+    let cells = layout
+        .encode(&[
+            (Col::OcupadoPor, crate::domain::CellValue::text("JP(94)")),
+            (
+                Col::OperacionOcupacion,
+                crate::domain::CellValue::text("ARM"),
+            ),
+            (Col::Version, crate::domain::CellValue::text("otro")),
+        ])
+        .unwrap();
+    r.wb.inner
+        .write(&WriteBatch {
+            updates: vec![crate::ports::RowUpdate {
+                tab: "Operaciones".into(),
+                row: plant.row,
+                cells,
+            }],
+            appends: vec![],
+        })
+        .await
+        .unwrap();
+    *r.wb.fault.lock().unwrap() = Fault::LandedButUnknown;
+    r.engine.push_once().await.unwrap();
+    *r.wb.fault.lock().unwrap() = Fault::None;
+    r.clock.advance(60);
+    r.engine.push_once().await.unwrap();
+    r.engine.push_once().await.unwrap();
+    let grid = r.wb.read_tab("Metadata").await.unwrap();
+    let conflicts = grid
+        .rows
+        .iter()
+        .filter(|row| row.get(2) == Some(&RawCell::Text("CONFLICTO".into())))
+        .count();
+    assert_eq!(conflicts, 1);
+    assert_eq!(r.wb.writes.load(Ordering::SeqCst), 1);
+}

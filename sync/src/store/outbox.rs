@@ -535,27 +535,45 @@ impl Store {
         Ok(out)
     }
 
-    /// Conflicts whose CONFLICTO audit row has not reached the workbook yet.
-    pub fn unaudited_conflicts(&self) -> Result<Vec<(ConflictRecord, OutboxCommand)>> {
-        let ids: Vec<String> = {
+    /// Conflicts whose CONFLICTO audit row has not reached the workbook yet. The flag says the
+    /// last write that carried it had an unknown outcome (look before appending again).
+    pub fn unaudited_conflicts(&self) -> Result<Vec<(ConflictRecord, OutboxCommand, bool)>> {
+        let ids: Vec<(String, i64)> = {
             let conn = self.conn();
             let mut stmt = conn.prepare_cached(
-                "SELECT command_id FROM conflicts WHERE audited = 0 ORDER BY id LIMIT 50",
+                "SELECT command_id, audited FROM conflicts WHERE audited != 1 ORDER BY id LIMIT 50",
             )?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let all = self.conflicts(true)?;
         let mut out = Vec::new();
-        for id in ids {
+        for (id, audited) in ids {
             if let (Some(rec), Some(cmd)) = (
                 all.iter().find(|c| c.command_id == id).cloned(),
                 self.command(&id)?,
             ) {
-                out.push((rec, cmd));
+                out.push((rec, cmd, audited == 2));
             }
         }
         Ok(out)
+    }
+
+    /// The write carrying these CONFLICTO rows may or may not have landed.
+    pub fn mark_conflicts_audit_unknown(&self, command_ids: &[String]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for id in command_ids {
+            tx.execute(
+                "UPDATE conflicts SET audited = 2 WHERE command_id = ?1 AND audited = 0",
+                [id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     pub fn mark_conflicts_audited(&self, command_ids: &[String]) -> Result<()> {
