@@ -75,8 +75,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2_000);
-    println!("local TOMAR through zeues_sync::store::Store::execute (validation + 1 durable SQLite tx)");
-    println!("{:>9} | {:>7} | {:>8} | {:>8} | {:>8} | {:>8}", "spools", "samples", "p50 ms", "p99 ms", "mean ms", "max ms");
+    println!(
+        "local TOMAR through zeues_sync::store::Store::execute (validation + 1 durable SQLite tx)"
+    );
+    println!(
+        "{:>9} | {:>7} | {:>8} | {:>8} | {:>8} | {:>8}",
+        "spools", "samples", "p50 ms", "p99 ms", "mean ms", "max ms"
+    );
     println!("{}", "-".repeat(64));
     for size in [2_500usize, 100_000] {
         let (p50, p99, mean, max) = run(size, samples)?;

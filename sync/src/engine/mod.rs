@@ -5,6 +5,7 @@
 //! the plant's current row (rebase). It never writes twice on doubt: a row whose `version` is the
 //! command id, or an applied-id record, or the command id in `Metadata`, proves it landed.
 
+pub mod failpoint;
 mod follow;
 pub mod leader;
 mod presence;

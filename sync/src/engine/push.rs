@@ -226,7 +226,9 @@ impl Engine {
                 plant: Some(plant),
             });
         };
-        if let LockStep::Conflict(error, winner) = self.occupation_step(&cmd, &plant).await? {
+        let step = self.occupation_step(&cmd, &plant).await?;
+        super::failpoint::hit("push.after_lock");
+        if let LockStep::Conflict(error, winner) = step {
             return Ok(Decision::Conflict {
                 cmd,
                 error,
@@ -644,6 +646,7 @@ impl Engine {
                     return Ok(finished);
                 }
             }
+            super::failpoint::hit("push.before_write");
             if let Err(e) = self.workbook.write(&batch).await {
                 self.note_error(&e);
                 if matches!(e, WorkbookError::OutcomeUnknown(_)) {
@@ -664,7 +667,9 @@ impl Engine {
             // The sheet has it: record that durably first. Redis bookkeeping (applied id, live
             // cache, stream, lock release) is rebuildable: on failure the leader's import and
             // lock reconciliation repair it, so it never turns a landed command into a retry.
+            super::failpoint::hit("push.after_write");
             self.store.mark_applied(&cmd.id, &t.after, now)?;
+            super::failpoint::hit("push.after_mark_applied");
             if let Err(e) = self.after_write(&cmd, &t.after).await {
                 tracing::warn!(tag = %cmd.tag, command = %cmd.id, error = %e, "aplicado en la planilla; coordinación pendiente de reparar");
                 self.note_coord_error(&e);
@@ -728,6 +733,7 @@ impl Engine {
     /// Bookkeeping after the plant has the write: applied-id record, live publish, locks.
     async fn after_write(&self, cmd: &OutboxCommand, after: &Spool) -> Result<(), CoordError> {
         self.coord.record_applied(&cmd.id).await?;
+        super::failpoint::hit("push.after_record_applied");
         self.coord
             .publish(&RowChange {
                 tag: cmd.tag.clone(),
@@ -736,6 +742,7 @@ impl Engine {
                 device_id: cmd.device_id.clone(),
             })
             .await?;
+        super::failpoint::hit("push.after_publish");
         match cmd.payload.intent {
             Intent::Pausar(_) | Intent::Completar(_) | Intent::Cancelar(_) => {
                 if let Some(h) = self.coord.occupation_holder(&cmd.tag).await? {

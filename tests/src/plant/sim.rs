@@ -59,6 +59,8 @@ impl Default for SimArgs {
 }
 
 struct DeviceProc {
+    /// A private copy of this binary: a rebuild during a long run must not pull it away.
+    exe: PathBuf,
     args: DeviceArgs,
     child: Option<Child>,
     sheets: ChaosProxy,
@@ -69,12 +71,12 @@ struct DeviceProc {
 
 impl DeviceProc {
     fn spawn(&mut self, failpoint: Option<&'static str>) -> Result<(), String> {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let exe = &self.exe;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.args.dir.join("device.log"))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("log del equipo {}: {e}", self.args.index))?;
         let log2 = log.try_clone().map_err(|e| e.to_string())?;
         let mut cmd = Command::new(exe);
         cmd.arg("device")
@@ -92,7 +94,10 @@ impl DeviceProc {
             }
         }
         self.failpoint = failpoint;
-        self.child = Some(cmd.spawn().map_err(|e| e.to_string())?);
+        self.child = Some(
+            cmd.spawn()
+                .map_err(|e| format!("lanzar equipo {}: {e}", self.args.index))?,
+        );
         Ok(())
     }
 
@@ -200,6 +205,12 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
     emu.write_service_account(SERVICE_ACCOUNT, &key)
         .map_err(|e| e.to_string())?;
 
+    let exe = dir.join("plant-sim-device");
+    std::fs::copy(
+        std::env::current_exe().map_err(|e| format!("ejecutable: {e}"))?,
+        &exe,
+    )
+    .map_err(|e| format!("copia del ejecutable: {e}"))?;
     let redis_addr = format!("127.0.0.1:{}", redis.port())
         .parse()
         .map_err(|e: std::net::AddrParseError| e.to_string())?;
@@ -227,6 +238,7 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
             .map(|(_, w)| *w)
             .collect();
         let mut d = DeviceProc {
+            exe: exe.clone(),
             args: DeviceArgs {
                 index: i,
                 dir: ddir,
@@ -346,7 +358,9 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
             ));
             *events.entry("drop_after_commit").or_default() += 1;
         } else if roll < 0.83 {
-            redis.restart().map_err(|e| e.to_string())?;
+            redis
+                .restart()
+                .map_err(|e| format!("reinicio de redis-server: {e}"))?;
             *events.entry("redis_restart").or_default() += 1;
         } else if devices[i].child.is_some() {
             devices[i].kill9();
