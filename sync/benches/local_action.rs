@@ -51,6 +51,7 @@ fn run(size: usize, samples: usize) -> Result<(f64, f64, f64, f64), Box<dyn std:
             tags: &tags,
             supervisor_verified: false,
             now: Utc::now(),
+            reapplied: None,
         };
         let t = Instant::now();
         let out = store.execute(&action, &mut next_id)?;

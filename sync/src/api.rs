@@ -232,3 +232,32 @@ pub struct CorruptionRecovery {
     pub salvaged_commands: usize,
     pub message: String,
 }
+
+/// A conflict in the inbox: a command the plant refused, why, and who holds the spool now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictView {
+    pub id: i64,
+    pub command_id: String,
+    pub tag: String,
+    pub code: String,
+    pub message: String,
+    pub winner: Option<String>,
+    /// The worker whose command was refused (`MR(93)`).
+    pub worker: String,
+    pub accion: String,
+    pub operacion: String,
+    /// Commands of the same spool held behind it.
+    pub held: usize,
+    /// `DD-MM-YYYY HH:MM:SS`, plant time.
+    pub created_at: String,
+    pub resolved_at: Option<String>,
+    pub resolution: Option<String>,
+}
+
+/// A supervisor's decision on a conflict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictDecision {
+    pub conflict_id: i64,
+    pub supervisor_id: u32,
+    pub pin: String,
+}

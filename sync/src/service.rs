@@ -13,8 +13,9 @@ use argon2::Argon2;
 use tokio::sync::broadcast;
 
 use crate::api::{
-    ActionOutcome, ActionRequest, ApiError, AppEvent, OpenReport, PendingCommand, SpoolHistory,
-    SpoolList, SpoolOutcome, SpoolQuery, SpoolView, SyncStatus, WorkerView,
+    ActionOutcome, ActionRequest, ApiError, AppEvent, ConflictDecision, ConflictView, OpenReport,
+    PendingCommand, SpoolHistory, SpoolList, SpoolOutcome, SpoolQuery, SpoolView, SyncStatus,
+    WorkerView,
 };
 use crate::domain::history::history;
 use crate::domain::spool::normalize_tag;
@@ -69,6 +70,18 @@ pub struct Wiring {
     pub data_dir: PathBuf,
     /// Plant mode: the stream follower, leader candidacy and presence run beside the push loop.
     pub plant: Option<PlantTasks>,
+}
+
+/// Where a plant device finds the plant. Secrets stay in files (the key) or in the Redis URL
+/// the shell reads from its protected config; none of this is ever logged.
+#[derive(Clone)]
+pub struct PlantConfig {
+    pub spreadsheet_id: String,
+    pub key_file: PathBuf,
+    /// Tests point this at the Sheets emulator.
+    pub sheets_base_url: Option<String>,
+    pub redis: Option<crate::ports::redis::RedisConfig>,
+    pub device_name: Option<String>,
 }
 
 /// The tasks a plant device runs besides push.
@@ -153,6 +166,73 @@ impl Zeues {
         };
         let zeues = Self::start(wiring, rt)?;
         Ok((zeues, report))
+    }
+
+    /// Opens a plant device: the plant's Google Sheets workbook (the system of record) and,
+    /// when configured, Redis to coordinate with the other devices (without it, Sheets-only:
+    /// the version check keeps writes safe and the sheet is polled on the read budget).
+    pub fn open_plant(
+        data_dir: &Path,
+        cfg: PlantConfig,
+        clock: Arc<dyn Clock>,
+        notifier: Arc<dyn Notifier>,
+        rt: tokio::runtime::Handle,
+    ) -> Result<(Arc<Zeues>, OpenReport), ApiError> {
+        let (store, recovered) = Store::open(&data_dir.join(DEVICE_DB))?;
+        let mut sheets = crate::ports::sheets::SheetsConfig::new(cfg.spreadsheet_id.clone());
+        if let Some(url) = &cfg.sheets_base_url {
+            sheets.base_url = url.clone();
+        }
+        let creds =
+            crate::ports::sheets::auth::Credentials::ServiceAccountFile(cfg.key_file.clone());
+        let handle = rt.clone();
+        let redis_cfg = cfg.redis.clone();
+        let (workbook, coordinator) = std::thread::scope(|s| {
+            s.spawn(move || {
+                handle.block_on(async {
+                    let wb = crate::ports::sheets::GoogleSheets::connect(sheets, creds)
+                        .await
+                        .map_err(|e| ApiError::new("CONFIGURACION_SHEETS", e.to_string()))?;
+                    let coord: Arc<dyn Coordinator> = match redis_cfg {
+                        Some(r) => Arc::new(
+                            crate::ports::redis::RedisCoordinator::connect(r)
+                                .await
+                                .map_err(|e| ApiError::new("CONFIGURACION_REDIS", e.to_string()))?,
+                        ),
+                        None => Arc::new(InProcessCoordinator::new()),
+                    };
+                    Ok::<_, ApiError>((Arc::new(wb) as Arc<dyn Workbook>, coord))
+                })
+            })
+            .join()
+            .map_err(|_| ApiError::internal("la conexión con la planta se interrumpió"))
+        })??;
+        let store = Arc::new(store);
+        if let Some(name) = &cfg.device_name {
+            store.set_setting("device_name", name)?;
+        }
+        let wiring = Wiring {
+            store,
+            workbook,
+            coordinator,
+            clock,
+            notifier,
+            ids: uuid_ids(),
+            config: EngineConfig {
+                mode: "plant",
+                ..EngineConfig::default()
+            },
+            data_dir: data_dir.to_path_buf(),
+            plant: Some(PlantTasks::default()),
+        };
+        let zeues = Self::start(wiring, rt)?;
+        Ok((
+            zeues,
+            OpenReport {
+                recovered_from_corruption: recovered,
+                seeded_demo: false,
+            },
+        ))
     }
 
     /// Wires a device from its parts, loads the plant into the replica and starts the engine.
@@ -376,6 +456,7 @@ impl Zeues {
                     tags: &req.tags,
                     supervisor_verified,
                     now,
+                    reapplied: None,
                 },
                 &mut *ids,
             )?
@@ -512,6 +593,155 @@ impl Zeues {
 
     pub fn set_supervisor_pin(&self, pin: &str) -> Result<(), ApiError> {
         set_pin(&self.store, pin)
+    }
+
+    /// The conflicts inbox (open ones, or all).
+    pub fn conflicts(&self, include_resolved: bool) -> Result<Vec<ConflictView>, ApiError> {
+        let workers = self.store.workers()?;
+        let token = |id: u32| {
+            workers
+                .iter()
+                .find(|w| w.id == id)
+                .map_or_else(|| format!("({id})"), Worker::token)
+        };
+        let fmt = |t: chrono::DateTime<chrono::Utc>| fmt_datetime(santiago(t));
+        let mut out = Vec::new();
+        for c in self.store.conflicts(include_resolved)? {
+            let cmd = self.store.command(&c.command_id)?;
+            out.push(ConflictView {
+                worker: cmd
+                    .as_ref()
+                    .map_or_else(String::new, |x| token(x.worker_id)),
+                accion: cmd
+                    .as_ref()
+                    .map_or_else(String::new, |x| x.payload.intent.accion().to_string()),
+                operacion: cmd.as_ref().map_or_else(String::new, |x| {
+                    x.payload
+                        .intent
+                        .operacion()
+                        .map_or(String::new(), |o| o.code().to_string())
+                }),
+                held: c.held.len(),
+                created_at: fmt(c.created_at),
+                resolved_at: c.resolved_at.map(fmt),
+                id: c.id,
+                command_id: c.command_id,
+                tag: c.tag,
+                code: c.code,
+                message: c.message,
+                winner: c.winner,
+                resolution: c.resolution,
+            });
+        }
+        Ok(out)
+    }
+
+    fn supervisor(&self, id: u32, pin: &str) -> Result<Worker, ApiError> {
+        let w = self.worker(id)?;
+        if !w.has(crate::domain::Rol::Supervisor) {
+            return Err(DomainError::RolNoAutorizado {
+                token: w.token(),
+                operacion: "supervisión".into(),
+                roles: w.roles_text(),
+            }
+            .into());
+        }
+        self.verify_pin(pin)?;
+        Ok(w)
+    }
+
+    /// A supervisor closes a conflict without doing anything more (the plant's state stands).
+    pub fn discard_conflict(&self, d: &ConflictDecision) -> Result<(), ApiError> {
+        let boss = self.supervisor(d.supervisor_id, &d.pin)?;
+        let rec = self
+            .store
+            .resolve_conflict(d.conflict_id, "DESCARTADO", self.clock.now())?;
+        tracing::info!(conflict = rec.id, tag = %rec.tag, supervisor = boss.id, "conflicto descartado");
+        self.emit_sync();
+        Ok(())
+    }
+
+    /// A supervisor re-applies the refused command's intent on the spool's current state. It
+    /// goes through the same rules as any tap (it may fail again) and its audit row says who
+    /// re-applied it and which conflict it resolves.
+    pub fn reapply_conflict(&self, d: &ConflictDecision) -> Result<ActionOutcome, ApiError> {
+        let boss = self.supervisor(d.supervisor_id, &d.pin)?;
+        let rec = self
+            .store
+            .conflicts(true)?
+            .into_iter()
+            .find(|c| c.id == d.conflict_id)
+            .ok_or_else(|| {
+                ApiError::new(
+                    "CONFLICTO_NO_ENCONTRADO",
+                    format!("No existe el conflicto {}.", d.conflict_id),
+                )
+            })?;
+        if rec.resolved_at.is_some() {
+            return Err(ApiError::new(
+                "CONFLICTO_RESUELTO",
+                "Ese conflicto ya fue resuelto.",
+            ));
+        }
+        let cmd = self
+            .store
+            .command(&rec.command_id)?
+            .ok_or_else(|| ApiError::internal("el comando del conflicto no está en el outbox"))?;
+        let worker = self.worker(cmd.worker_id)?;
+        let tags = vec![cmd.tag.clone()];
+        let results = {
+            let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+            self.store.execute(
+                &LocalAction {
+                    worker_id: worker.id,
+                    intent: cmd.payload.intent,
+                    tags: &tags,
+                    supervisor_verified: cmd.payload.supervisor_verified,
+                    now: self.clock.now(),
+                    reapplied: Some((boss.id, cmd.id.clone())),
+                },
+                &mut *ids,
+            )?
+        };
+        let (tag, result) = results
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::internal("re-aplicación sin resultado"))?;
+        match result {
+            Ok(_) => {
+                self.store
+                    .resolve_conflict(rec.id, "REAPLICADO", self.clock.now())?;
+                tracing::info!(conflict = rec.id, %tag, supervisor = boss.id, "conflicto re-aplicado");
+                self.engine.wake();
+                self.emit_sync();
+                Ok(ActionOutcome {
+                    summary: format!(
+                        "Re-aplicado en {tag}: {}",
+                        success_message(cmd.payload.intent, &tag, &worker)
+                    ),
+                    results: vec![SpoolOutcome {
+                        tag,
+                        ok: true,
+                        code: "OK".into(),
+                        message: "re-aplicado".into(),
+                    }],
+                    queued: false,
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn emit_sync(&self) {
+        if self
+            .events
+            .send(AppEvent::SyncChanged {
+                status: self.engine.status(),
+            })
+            .is_err()
+        {
+            tracing::trace!("sin oyentes de eventos");
+        }
     }
 
     pub fn shutdown(&self) {

@@ -276,6 +276,10 @@ impl Engine {
                     );
                     m.insert("base_version".into(), cmd.base_version.clone().into());
                     m.insert("rebase".into(), (plant.version != cmd.base_version).into());
+                    if let Some((supervisor, conflicted)) = &cmd.payload.reapplied {
+                        m.insert("reaplicado_por".into(), self.token_of(*supervisor).into());
+                        m.insert("conflicto_original".into(), conflicted.clone().into());
+                    }
                 }
                 let audit = t.event.to_row(&cache.metadata);
                 Ok(Decision::Write {

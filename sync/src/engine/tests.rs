@@ -143,6 +143,7 @@ impl Rig {
                     tags: &tags,
                     supervisor_verified: false,
                     now: self.clock.now(),
+                    reapplied: None,
                 },
                 &mut || id.clone(),
             )

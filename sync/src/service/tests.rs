@@ -186,3 +186,162 @@ async fn supervisor_override_needs_the_right_pin() {
     assert!(cmds.iter().all(|c| c.status != CommandStatus::Pending));
     z.shutdown();
 }
+
+/// Writes `cells` into a spool's row of the embedded workbook, as another device or a person
+/// editing the sheet would.
+async fn edit_plant_row(
+    dir: &Path,
+    tag: &str,
+    cells: &[(crate::domain::sheet::Col, crate::domain::CellValue)],
+) {
+    use crate::ports::Workbook;
+    let wb = LocalWorkbook::open(&dir.join(DEMO_WORKBOOK)).unwrap();
+    let grid = wb.read_tab("Operaciones").await.unwrap();
+    let layout = crate::domain::sheet::OperacionesLayout::from_headers(&grid.headers).unwrap();
+    let row = layout
+        .decode_all(&grid.rows)
+        .spools
+        .into_iter()
+        .find(|s| s.tag == tag)
+        .unwrap()
+        .row;
+    wb.write(&crate::ports::WriteBatch {
+        updates: vec![crate::ports::RowUpdate {
+            tab: "Operaciones".into(),
+            row,
+            cells: layout.encode(cells).unwrap(),
+        }],
+        appends: vec![],
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicts_inbox_discard_and_supervised_reapply() {
+    use crate::api::ConflictDecision;
+    use crate::domain::sheet::Col;
+    use crate::domain::CellValue;
+    let dir = tempfile::tempdir().unwrap();
+    let z = open(dir.path());
+    let boss = z
+        .workers(None)
+        .unwrap()
+        .into_iter()
+        .find(|w| w.roles.iter().any(|r| r == "Supervisor"))
+        .unwrap();
+    let free: Vec<String> = z
+        .spools(&SpoolQuery {
+            for_action: Some(ForAction {
+                worker_id: 93,
+                intent: Intent::Tomar(Operacion::Arm),
+            }),
+            ..SpoolQuery::default()
+        })
+        .unwrap()
+        .spools
+        .iter()
+        .take(2)
+        .map(|s| s.tag.clone())
+        .collect();
+    // Another device already gave both spools to JP(94); this device did not know yet.
+    for tag in &free {
+        edit_plant_row(
+            dir.path(),
+            tag,
+            &[
+                (Col::OcupadoPor, CellValue::text("JP(94)")),
+                (Col::OperacionOcupacion, CellValue::text("ARM")),
+                (Col::Armador, CellValue::text("JP(94)")),
+                (Col::Version, CellValue::text("otro-equipo")),
+            ],
+        )
+        .await;
+    }
+    for tag in &free {
+        z.execute(ActionRequest {
+            worker_id: 93,
+            intent: Intent::Tomar(Operacion::Arm),
+            tags: vec![tag.clone()],
+            supervisor_pin: None,
+        })
+        .unwrap();
+    }
+    let mut inbox = Vec::new();
+    for _ in 0..300 {
+        inbox = z.conflicts(false).unwrap();
+        if inbox.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(inbox.len(), 2, "{inbox:?}");
+    assert!(inbox
+        .iter()
+        .all(|c| c.code == "SPOOL_OCUPADO" && c.winner.as_deref() == Some("JP(94)")));
+    assert!(inbox
+        .iter()
+        .all(|c| c.worker == "MR(93)" && c.accion == "TOMAR"));
+    assert_eq!(
+        z.spool(&free[0]).unwrap().ocupado_por.as_deref(),
+        Some("JP(94)")
+    );
+    let decide = |id: i64, pin: &str, who: u32| ConflictDecision {
+        conflict_id: id,
+        supervisor_id: who,
+        pin: pin.into(),
+    };
+    let (a, b) = (inbox[0].clone(), inbox[1].clone());
+    assert_eq!(
+        z.discard_conflict(&decide(a.id, "9999", boss.id))
+            .unwrap_err()
+            .code,
+        "PIN_INCORRECTO"
+    );
+    assert_eq!(
+        z.discard_conflict(&decide(a.id, "1234", 93))
+            .unwrap_err()
+            .code,
+        "ROL_NO_AUTORIZADO"
+    );
+    // Re-applying on the current state goes through the rules: JP(94) still has it.
+    assert_eq!(
+        z.reapply_conflict(&decide(b.id, "1234", boss.id))
+            .unwrap_err()
+            .code,
+        "SPOOL_OCUPADO"
+    );
+    z.discard_conflict(&decide(a.id, "1234", boss.id)).unwrap();
+    assert_eq!(z.conflicts(false).unwrap().len(), 1);
+    // JP(94) leaves spool b; once the replica sees it, the supervisor re-applies MR(93)'s TOMAR.
+    edit_plant_row(
+        dir.path(),
+        &b.tag,
+        &[
+            (Col::OcupadoPor, CellValue::Empty),
+            (Col::OperacionOcupacion, CellValue::Empty),
+            (Col::Version, CellValue::text("otro-equipo-2")),
+        ],
+    )
+    .await;
+    z.engine().poll_plant().await.unwrap();
+    let out = z.reapply_conflict(&decide(b.id, "1234", boss.id)).unwrap();
+    assert!(out.results[0].ok);
+    wait_applied(&z, &b.tag).await;
+    assert_eq!(
+        z.spool(&b.tag).unwrap().ocupado_por.as_deref(),
+        Some("MR(93)")
+    );
+    assert!(z.conflicts(false).unwrap().is_empty());
+    let all = z.conflicts(true).unwrap();
+    assert_eq!(
+        all.iter()
+            .filter(|c| c.resolution.as_deref() == Some("REAPLICADO"))
+            .count(),
+        1
+    );
+    let h = z.history(&b.tag).unwrap();
+    let last = h.history.sessions.last().unwrap();
+    assert_eq!(last.worker, "MR(93)");
+    z.shutdown();
+}

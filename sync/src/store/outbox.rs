@@ -24,6 +24,9 @@ pub struct CommandPayload {
     /// The supervisor's PIN was checked on the device when the command was made.
     #[serde(default)]
     pub supervisor_verified: bool,
+    /// A supervisor re-applied a conflicted command: (supervisor id, the conflicted command id).
+    #[serde(default)]
+    pub reapplied: Option<(u32, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +84,8 @@ pub struct LocalAction<'a> {
     pub tags: &'a [String],
     pub supervisor_verified: bool,
     pub now: DateTime<Utc>,
+    /// Set when a supervisor re-applies a conflicted command (see [`CommandPayload::reapplied`]).
+    pub reapplied: Option<(u32, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -291,6 +296,7 @@ impl Store {
                             intent: action.intent,
                             occupation_set_worker: spool.occupation_set_worker,
                             supervisor_verified: action.supervisor_verified,
+                            reapplied: action.reapplied.clone(),
                         },
                         base_version: spool.version.clone(),
                         created_at: action.now,
@@ -599,6 +605,38 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// Closes a conflict (`DESCARTADO` or `REAPLICADO`). The commands held behind it are closed
+    /// with it: they depended on a command the plant refused.
+    pub fn resolve_conflict(
+        &self,
+        id: i64,
+        resolution: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ConflictRecord> {
+        let rec = self
+            .conflicts(true)?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| StoreError::Decode {
+                what: "conflicto".into(),
+                detail: format!("no existe el conflicto {id}"),
+            })?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE conflicts SET resolved_at = ?2, resolution = ?3 WHERE id = ?1 AND resolved_at IS NULL",
+            params![id, ts(now), resolution],
+        )?;
+        for held in &rec.held {
+            tx.execute(
+                "UPDATE outbox SET status = 'conflict', last_error = ?2 WHERE id = ?1 AND status = 'held'",
+                params![held, format!("cerrado con el conflicto {id} ({resolution})")],
+            )?;
+        }
+        tx.commit()?;
+        Ok(rec)
     }
 
     /// (pending, held, open conflicts)

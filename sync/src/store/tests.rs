@@ -57,6 +57,7 @@ fn tomar<'a>(worker_id: u32, tags: &'a [String]) -> LocalAction<'a> {
         tags,
         supervisor_verified: false,
         now: now(),
+        reapplied: None,
     }
 }
 

@@ -344,6 +344,7 @@ impl Device {
                 tags,
                 supervisor_verified: false,
                 now: Utc::now(),
+                reapplied: None,
             },
             &mut ids,
         )?;

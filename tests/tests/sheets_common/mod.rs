@@ -248,6 +248,7 @@ impl Device {
                     tags: &tags,
                     supervisor_verified: false,
                     now: chrono::Utc::now(),
+                    reapplied: None,
                 },
                 &mut || {
                     self.n += 1;
