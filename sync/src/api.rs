@@ -261,3 +261,52 @@ pub struct ConflictDecision {
     pub supervisor_id: u32,
     pub pin: String,
 }
+
+/// What the first-run screen and `zeues doctor` check before a plant configuration is saved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct PlantSettings {
+    /// The sheet's URL or id (`https://docs.google.com/spreadsheets/d/<id>/edit`).
+    pub spreadsheet: String,
+    /// Path of the service account's key JSON (the file itself is never copied into config).
+    pub key_file: String,
+    /// `redis://` / `rediss://` URL; empty = Sheets-only.
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    pub device_name: String,
+    /// Only when setting it: stored as an argon2 hash, never in the config file.
+    #[serde(default)]
+    pub supervisor_pin: Option<String>,
+}
+
+/// One line of a connection check: green or red, and the fix in Spanish when red.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoctorCheck {
+    /// Stable id (`config`, `key_file`, `token`, `spreadsheet`, `tabs`, `columns`, `app_columns`,
+    /// `redis`, `clock_skew`, `quota`, `local_db`, `outbox`).
+    pub id: String,
+    pub label: String,
+    pub ok: bool,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct DoctorReport {
+    pub checks: Vec<DoctorCheck>,
+}
+
+impl DoctorReport {
+    pub fn ok(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+}
+
+/// How this installation runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AppMode {
+    /// No configuration yet: the first-run screen asks demo or plant.
+    SinConfigurar,
+    /// The embedded demo plant.
+    Demo,
+    Planta,
+}
