@@ -26,6 +26,16 @@ fn main() -> ExitCode {
         }
     };
     if args.first().map(String::as_str) == Some("device") {
+        // The engine's own logs (warnings and up unless RUST_LOG says otherwise) go to the
+        // device's log file through stderr.
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .init();
         let Some(json) = args.get(1) else {
             return usage();
         };

@@ -271,7 +271,22 @@ fn next_request(
     Ok(Some(req(Intent::Tomar(op), tags)))
 }
 
+/// A device whose simulator died must not keep writing into a folder a new run may reuse.
+fn exit_with_parent() {
+    let parent = std::os::unix::process::parent_id();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if std::os::unix::process::parent_id() != parent {
+                eprintln!("device: el simulador terminó; este equipo también");
+                std::process::exit(3);
+            }
+        }
+    });
+}
+
 pub async fn run(args: DeviceArgs) -> Result<(), String> {
+    exit_with_parent();
     std::fs::create_dir_all(&args.dir).map_err(|e| e.to_string())?;
     let mut status = DeviceStatus {
         phase: "starting".into(),

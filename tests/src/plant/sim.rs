@@ -130,6 +130,12 @@ impl DeviceProc {
     }
 }
 
+impl Drop for DeviceProc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
 fn write_methods(counts: &BTreeMap<String, u64>) -> u64 {
     counts
         .iter()
