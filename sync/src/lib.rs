@@ -11,7 +11,11 @@ pub mod domain;
 #[cfg(feature = "native")]
 pub mod demo;
 #[cfg(feature = "native")]
+pub mod doctor;
+#[cfg(feature = "native")]
 pub mod engine;
+#[cfg(feature = "native")]
+pub mod export;
 #[cfg(feature = "native")]
 pub mod migrate;
 #[cfg(feature = "native")]

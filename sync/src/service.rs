@@ -759,7 +759,9 @@ impl Zeues {
     }
 }
 
-fn set_pin(store: &Store, pin: &str) -> Result<(), ApiError> {
+/// Stores the supervisor PIN as a salted argon2 hash (the first-run screen sets it before the
+/// plant device is opened).
+pub fn set_pin(store: &Store, pin: &str) -> Result<(), ApiError> {
     if pin.len() < 4 || !pin.chars().all(|c| c.is_ascii_digit()) {
         return Err(ApiError::new(
             "PIN_INVALIDO",

@@ -7,6 +7,7 @@
 
 mod codec;
 pub mod outbox;
+pub mod inspect;
 mod recovery;
 mod schema;
 

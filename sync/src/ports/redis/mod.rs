@@ -117,6 +117,41 @@ impl RedisCoordinator {
             .map_err(coord_err)
     }
 
+    /// The server's clock (`TIME`), for `zeues doctor`'s skew check: every lease and quota
+    /// window is measured on it, while audit timestamps come from the devices' clocks.
+    pub async fn server_time(&self) -> Result<chrono::DateTime<chrono::Utc>, CoordError> {
+        let (secs, micros): (i64, u32) = redis::cmd("TIME")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(coord_err)?;
+        chrono::DateTime::from_timestamp(secs, micros.saturating_mul(1000))
+            .ok_or_else(|| protocol(format!("TIME respondió {secs}.{micros}")))
+    }
+
+    /// Tokens in the shared Sheets quota bucket now, without taking one (`None`: no bucket,
+    /// i.e. no device spent quota in the last two windows), and the bucket's capacity.
+    pub async fn quota_level(&self, kind: QuotaKind) -> Result<(Option<f64>, u32), CoordError> {
+        let limit = match kind {
+            QuotaKind::Read => self.cfg.quota.reads,
+            QuotaKind::Write => self.cfg.quota.writes,
+        };
+        let key = self.keys.quota(&self.cfg.quota.account, kind);
+        let (tokens, ts): (Option<f64>, Option<f64>) = redis::cmd("HMGET")
+            .arg(&key)
+            .arg("tokens")
+            .arg("ts")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(coord_err)?;
+        let (Some(tokens), Some(ts)) = (tokens, ts) else {
+            return Ok((None, limit.burst));
+        };
+        let now = self.server_time().await?.timestamp_millis() as f64;
+        let level =
+            (tokens + (now - ts).max(0.0) * limit.refill_per_ms()).min(f64::from(limit.burst));
+        Ok((Some(level), limit.burst))
+    }
+
     async fn blocking_conn(&self) -> Result<Conn, CoordError> {
         let mut slot = self.blocking.lock().await;
         if let Some(c) = slot.as_ref() {
