@@ -5,6 +5,7 @@
 //! the plant's current row (rebase). It never writes twice on doubt: a row whose `version` is the
 //! command id, or an applied-id record, or the command id in `Metadata`, proves it landed.
 
+mod claim;
 pub mod failpoint;
 mod follow;
 pub mod leader;
@@ -170,6 +171,9 @@ impl Engine {
         loop {
             if *stop.borrow() {
                 break;
+            }
+            if let Err(e) = self.claim_once().await {
+                tracing::warn!(error = %e, "reserva de ocupaciones fallida");
             }
             let progressed = match self.push_once().await {
                 Ok(n) => n,

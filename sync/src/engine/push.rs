@@ -247,6 +247,17 @@ impl Engine {
             Err(error) => {
                 if matches!(cmd.payload.intent, Intent::Tomar(_)) {
                     self.release_mine(&cmd).await?;
+                    // Its claim was announced: tell everyone the plant's truth again.
+                    let change = RowChange {
+                        tag: cmd.tag.clone(),
+                        row: plant.clone(),
+                        command_id: cmd.id.clone(),
+                        device_id: cmd.device_id.clone(),
+                    };
+                    if let Err(e) = self.coord.publish(&change).await {
+                        tracing::warn!(tag = %cmd.tag, error = %e, "no se pudo anunciar la corrección");
+                        self.note_coord_error(&e);
+                    }
                 }
                 let winner = winner_of(&error, &plant);
                 Ok(Decision::Conflict {

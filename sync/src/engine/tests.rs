@@ -550,3 +550,41 @@ async fn a_conflicto_row_whose_write_outcome_was_lost_is_not_appended_twice() {
     assert_eq!(conflicts, 1);
     assert_eq!(r.wb.writes.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_tomar_is_claimed_and_announced_before_the_sheet_is_written() {
+    let mut r = rig().await;
+    let coord = Arc::new(InProcessCoordinator::new());
+    let engine = Engine::new(
+        r.store.clone(),
+        r.wb.clone(),
+        coord.clone(),
+        r.clock.clone(),
+        r.notes.clone(),
+        broadcast::channel(8).0,
+        EngineConfig::default(),
+    );
+    let mut stream = coord.subscribe();
+    let tag = r.free_arm_spool().tag;
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    *r.wb.fault.lock().unwrap() = Fault::Unavailable;
+    assert_eq!(engine.claim_once().await.unwrap(), 1);
+    let seen = stream.try_recv().unwrap();
+    assert_eq!(seen.tag, tag);
+    assert_eq!(seen.row.ocupado_por.as_deref(), Some("MR(93)"));
+    assert_eq!(
+        r.wb.writes.load(Ordering::SeqCst),
+        0,
+        "announced before any sheet write"
+    );
+    // A second device cannot take it: the lock is held by this command.
+    let holder = coord.occupation_holder(&tag).await.unwrap().unwrap();
+    assert_eq!(holder.command_id, id);
+    assert_eq!(engine.claim_once().await.unwrap(), 0, "claimed once");
+    // The sheet write still happens later, once the sheet is reachable.
+    engine.push_once().await.unwrap();
+    *r.wb.fault.lock().unwrap() = Fault::None;
+    r.clock.advance(600);
+    assert_eq!(engine.push_once().await.unwrap(), 1);
+    assert_eq!(r.plant_row(&tag).await.version, id);
+}

@@ -228,6 +228,11 @@ pub trait Coordinator: Send + Sync {
     async fn was_applied(&self, command_id: &str) -> Result<bool, CoordError>;
     async fn record_applied(&self, command_id: &str) -> Result<(), CoordError>;
     async fn publish(&self, change: &RowChange) -> Result<(), CoordError>;
+    /// Tells the other devices about a row before the sheet has it (an occupation claimed in
+    /// the coordinator): the stream only, never the live cache, which mirrors the sheet.
+    async fn announce(&self, change: &RowChange) -> Result<(), CoordError> {
+        self.publish(change).await
+    }
     async fn take_quota(&self, kind: QuotaKind) -> Result<QuotaGrant, CoordError>;
 
     // Row mutex renewal and occupation locks in bulk (the leader's reconciliation).

@@ -335,6 +335,30 @@ impl Store {
         Ok(out)
     }
 
+    /// TOMAR commands whose occupation lock has not been claimed yet, first for their spool.
+    pub fn unclaimed_tomar(&self, limit: usize) -> Result<Vec<OutboxCommand>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COMMAND_COLUMNS} FROM outbox o
+             WHERE status = 'pending' AND claimed = 0 AND action = 'TOMAR'
+               AND NOT EXISTS (SELECT 1 FROM outbox p
+                               WHERE p.tag = o.tag AND p.status = 'pending' AND p.seq < o.seq)
+             ORDER BY seq LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map(params![limit as i64], |r| Ok(command_from_row(r)))?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r??);
+        }
+        Ok(out)
+    }
+
+    pub fn mark_claimed(&self, command_id: &str) -> Result<()> {
+        self.conn()
+            .execute("UPDATE outbox SET claimed = 1 WHERE id = ?1", [command_id])?;
+        Ok(())
+    }
+
     /// When the next pending command becomes due (for the retry timer).
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
         let conn = self.conn();

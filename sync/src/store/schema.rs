@@ -60,6 +60,8 @@ const MIGRATIONS: &[&str] = &[
         last_error TEXT,
         next_attempt_at TEXT,
         outcome_unknown INTEGER NOT NULL DEFAULT 0,
+        -- TOMAR: the occupation lock is held in the coordinator and the other devices told.
+        claimed INTEGER NOT NULL DEFAULT 0,
         applied_at TEXT,
         UNIQUE (device_id, seq)
     );

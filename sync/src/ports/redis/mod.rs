@@ -382,6 +382,10 @@ impl Coordinator for RedisCoordinator {
         self.put_live(&LiveRow::new(&change.row)).await
     }
 
+    async fn announce(&self, change: &RowChange) -> Result<(), CoordError> {
+        self.append(change).await
+    }
+
     async fn take_quota(&self, kind: QuotaKind) -> Result<QuotaGrant, CoordError> {
         let limit = match kind {
             QuotaKind::Read => self.cfg.quota.reads,
