@@ -1,0 +1,259 @@
+//! `zeues doctor`'s checks (`zeues_sync::doctor`) against good and broken plant setups: the
+//! Sheets emulator over HTTP (service-account key, token endpoint, 403 on demand) and real
+//! `redis-server` processes. Each broken setup must give the red line a plant's IT person
+//! needs — naming what is wrong and how to fix it — and leave out the checks that depend on it.
+//! (The CLI around it, exit codes included, is tested as a process in src-tauri/tests/cli.rs.)
+#![allow(clippy::unwrap_used)]
+
+mod sheets_common;
+
+use std::time::Duration;
+
+use serde_json::json;
+use sheets_common::*;
+use zeues_sync::api::{DoctorCheck, DoctorReport};
+use zeues_sync::doctor::{self, ConfigState, DoctorInput, Limits, PlantTarget};
+use zeues_sync::domain::sheet::OPERACIONES;
+use zeues_sync::ports::redis::RedisConfig;
+use zeues_sync::service::SystemClock;
+use zeues_tests::emulator::{Fault, FaultRule, Phase};
+use zeues_tests::redis_server::{free_port, RedisServer, ServerOptions};
+
+fn target(rig: &Rig, redis: Option<RedisConfig>) -> PlantTarget {
+    PlantTarget {
+        spreadsheet_id: BOOK.into(),
+        key_file: rig.key.clone(),
+        sheets_base_url: Some(rig.emu.base_url().to_string()),
+        redis,
+    }
+}
+
+async fn run(rig: &Rig, redis: Option<RedisConfig>) -> DoctorReport {
+    let db = rig.dir.path().join("zeues.db");
+    zeues_sync::store::Store::open(&db).unwrap();
+    let input = DoctorInput {
+        config: ConfigState::Valid {
+            detail: "prueba".into(),
+        },
+        plant: Some(target(rig, redis)),
+        device_db: Some(db),
+        limits: Limits {
+            timeout: Duration::from_secs(5),
+            ..Limits::default()
+        },
+    };
+    doctor::run(&input, &SystemClock).await
+}
+
+fn check<'a>(r: &'a DoctorReport, id: &str) -> &'a DoctorCheck {
+    r.checks
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no '{id}' line in {r:#?}"))
+}
+
+fn red_ids(r: &DoctorReport) -> Vec<&str> {
+    r.checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| c.id.as_str())
+        .collect()
+}
+
+fn redis_single(url: &str) -> RedisConfig {
+    let mut c = RedisConfig::single(url);
+    c.prefix = format!("doctor-{}", std::process::id());
+    c
+}
+
+#[tokio::test]
+async fn a_good_plant_with_redis_is_all_green() {
+    let rig = Rig::start().await;
+    rig.seed(demo_plant(20));
+    let redis = RedisServer::start().unwrap();
+    let r = run(&rig, Some(redis_single(&redis.url()))).await;
+    assert!(r.ok(), "{r:#?}");
+    assert!(
+        doctor::omitted(&r).is_empty(),
+        "every check ran: {:?}",
+        doctor::omitted(&r)
+    );
+    assert!(check(&r, "key_file").detail.contains(SA));
+    assert!(check(&r, "redis").detail.contains("TLS: no, AUTH: no"));
+    assert!(check(&r, "quota").detail.contains("de 60"));
+    assert!(check(&r, "outbox").detail.contains("Nada pendiente"));
+}
+
+#[tokio::test]
+async fn a_missing_critical_column_is_named_and_nothing_after_it_is_guessed() {
+    let rig = Rig::start().await;
+    let mut plant = demo_plant(5);
+    let ops = plant.iter_mut().find(|s| s.title == OPERACIONES).unwrap();
+    let i = ops.rows[0]
+        .iter()
+        .position(|h| h == &json!("Ocupado_Por"))
+        .unwrap();
+    ops.rows[0][i] = json!("Ocupado");
+    rig.seed(plant);
+    let r = run(&rig, None).await;
+    assert_eq!(red_ids(&r), vec!["columns"], "{r:#?}");
+    let c = check(&r, "columns");
+    assert!(c.detail.contains("Operaciones.Ocupado_Por"), "{}", c.detail);
+    assert!(c.fix.as_deref().unwrap().contains("fila 1"));
+    assert!(doctor::omitted(&r).contains(&"app_columns"));
+}
+
+#[tokio::test]
+async fn missing_app_columns_ask_for_zeues_migrate() {
+    let rig = Rig::start().await;
+    let mut plant = demo_plant(5);
+    let ops = plant.iter_mut().find(|s| s.title == OPERACIONES).unwrap();
+    let i = ops.rows[0]
+        .iter()
+        .position(|h| h == &json!("Resultado_Metrologia"))
+        .unwrap();
+    ops.rows[0][i] = json!("Notas_Ingenieria");
+    rig.seed(plant);
+    let r = run(&rig, None).await;
+    assert_eq!(red_ids(&r), vec!["app_columns"], "{r:#?}");
+    let c = check(&r, "app_columns");
+    assert!(c.detail.contains("Resultado_Metrologia"), "{}", c.detail);
+    assert!(c.fix.as_deref().unwrap().contains("zeues migrate"));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_key_others_can_read_is_refused_with_the_chmod_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let rig = Rig::start().await;
+    rig.seed(demo_plant(5));
+    std::fs::set_permissions(&rig.key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = run(&rig, None).await;
+    assert_eq!(red_ids(&r), vec!["key_file"], "{r:#?}");
+    let c = check(&r, "key_file");
+    assert!(c.fix.as_deref().unwrap().contains("chmod 600"), "{c:?}");
+    for id in ["token", "spreadsheet", "tabs", "columns", "app_columns"] {
+        assert!(doctor::omitted(&r).contains(&id), "{id} must wait for the key");
+    }
+    // Local checks still run.
+    assert!(check(&r, "local_db").ok);
+}
+
+#[tokio::test]
+async fn redis_down_is_red_and_its_dependent_checks_wait() {
+    let rig = Rig::start().await;
+    rig.seed(demo_plant(5));
+    let port = free_port().unwrap();
+    let r = run(&rig, Some(redis_single(&format!("redis://127.0.0.1:{port}/0")))).await;
+    assert_eq!(red_ids(&r), vec!["redis"], "{r:#?}");
+    let c = check(&r, "redis");
+    assert!(c.fix.as_deref().unwrap().contains("redis-server"), "{c:?}");
+    assert!(doctor::omitted(&r).contains(&"clock_skew"));
+    assert!(check(&r, "spreadsheet").ok, "Sheets is checked on its own");
+}
+
+#[tokio::test]
+async fn a_wrong_redis_password_says_so_and_never_shows_it() {
+    let rig = Rig::start().await;
+    rig.seed(demo_plant(5));
+    let redis = RedisServer::start_with(ServerOptions {
+        password: Some("la-buena".into()),
+        ..ServerOptions::default()
+    })
+    .unwrap();
+    let url = format!("redis://:la-mala@127.0.0.1:{}/0", redis.port());
+    let r = run(&rig, Some(redis_single(&url))).await;
+    assert_eq!(red_ids(&r), vec!["redis"], "{r:#?}");
+    let c = check(&r, "redis");
+    assert!(c.fix.as_deref().unwrap().contains("contraseña"), "{c:?}");
+    let shown = serde_json::to_string(&r).unwrap();
+    assert!(!shown.contains("la-mala"), "{shown}");
+    // The right one is green and reports AUTH.
+    let url = format!("redis://:la-buena@127.0.0.1:{}/0", redis.port());
+    let r = run(&rig, Some(redis_single(&url))).await;
+    assert!(r.ok(), "{r:#?}");
+    assert!(check(&r, "redis").detail.contains("AUTH: sí"));
+}
+
+#[tokio::test]
+async fn a_403_from_sheets_asks_to_share_the_workbook_with_the_service_account() {
+    let rig = Rig::start().await;
+    rig.seed(demo_plant(5));
+    rig.emu.add_fault(
+        FaultRule::new(
+            Some("spreadsheets.get"),
+            Fault::Error {
+                code: 403,
+                phase: Phase::BeforeCommit,
+            },
+        )
+        .times(None),
+    );
+    let r = run(&rig, None).await;
+    assert_eq!(red_ids(&r), vec!["spreadsheet"], "{r:#?}");
+    let c = check(&r, "spreadsheet");
+    let fix = c.fix.as_deref().unwrap();
+    assert!(fix.contains("Compartir") && fix.contains(SA), "{fix}");
+    assert!(check(&r, "token").ok, "the token was fine");
+    assert!(doctor::omitted(&r).contains(&"tabs"));
+}
+
+#[tokio::test]
+async fn a_missing_tab_is_named() {
+    let rig = Rig::start().await;
+    let plant: Vec<_> = demo_plant(5)
+        .into_iter()
+        .filter(|s| s.title != "Roles")
+        .collect();
+    rig.seed(plant);
+    let r = run(&rig, None).await;
+    assert_eq!(red_ids(&r), vec!["tabs"], "{r:#?}");
+    assert!(check(&r, "tabs").detail.contains("Roles"));
+    assert!(check(&r, "columns").ok, "the other tabs are still checked");
+}
+
+#[tokio::test]
+async fn a_stale_outbox_and_a_demo_without_plant_checks() {
+    use zeues_sync::domain::{Intent, Operacion};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("zeues.db");
+    let (store, _) = zeues_sync::store::Store::open(&db).unwrap();
+    store.replace_workers(&zeues_sync::demo::workers()).unwrap();
+    store
+        .upsert_plant_rows(&[zeues_sync::domain::Spool {
+            tag: "MK-1".into(),
+            row: 2,
+            fecha_materiales: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
+            version: "0".into(),
+            ..Default::default()
+        }])
+        .unwrap();
+    let tags = vec!["MK-1".to_string()];
+    let mut ids = || "cmd-1".to_string();
+    store
+        .execute(
+            &zeues_sync::store::LocalAction {
+                worker_id: 93,
+                intent: Intent::Tomar(Operacion::Arm),
+                tags: &tags,
+                supervisor_verified: false,
+                now: chrono::Utc::now() - chrono::Duration::days(3),
+                reapplied: None,
+            },
+            &mut ids,
+        )
+        .unwrap();
+    let input = DoctorInput {
+        config: ConfigState::Valid {
+            detail: "modo demo".into(),
+        },
+        plant: None,
+        device_db: Some(db),
+        limits: Limits::default(),
+    };
+    let r = doctor::run(&input, &SystemClock).await;
+    assert_eq!(red_ids(&r), vec!["outbox"], "{r:#?}");
+    assert!(check(&r, "outbox").detail.contains("3 días"), "{r:#?}");
+    let ran: Vec<&str> = r.checks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ran, vec!["config", "local_db", "outbox"]);
+}
