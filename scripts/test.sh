@@ -26,5 +26,11 @@ else
   timed cargo test --workspace --no-fail-fast
 fi
 
+step "Sheets emulator fidelity (googleapiclient + google-sheets4 + discovery schemas)"
+timed bash scripts/fidelity.sh
+
+step "plant simulator: short seeded chaos run"
+timed bash scripts/chaos.sh
+
 step "end-to-end (real window)"
 timed bash scripts/e2e.sh
