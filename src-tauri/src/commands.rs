@@ -1,42 +1,38 @@
 //! The IPC surface. Every command is thin: take the arguments, call one `Zeues` method, return
 //! its `Result` (errors cross as `{code, message, data}`). No rule is decided here.
 
-use std::sync::Arc;
-
 use tauri::State;
 use zeues_sync::api::{
-    ActionOutcome, ActionRequest, ApiError, OpenReport, PendingCommand, SpoolHistory, SpoolList,
-    SpoolQuery, SpoolView, SyncStatus, WorkerView,
+    ActionOutcome, ActionRequest, ApiError, Disponibles, OpenReport, PendingCommand, SpoolHistory,
+    SpoolList, SpoolQuery, SpoolView, SyncStatus, WorkerView,
 };
 use zeues_sync::domain::Operacion;
-use zeues_sync::service::Zeues;
 
-/// What opening the local database found, kept for the UI to ask once at start.
-pub struct OpenState(pub OpenReport);
+use crate::core::AppCore;
 
-type Z<'a> = State<'a, Arc<Zeues>>;
+pub(crate) type Z<'a> = State<'a, AppCore>;
 
 #[tauri::command]
 pub async fn list_workers(
-    zeues: Z<'_>,
+    core: Z<'_>,
     operacion: Option<Operacion>,
 ) -> Result<Vec<WorkerView>, ApiError> {
-    zeues.workers(operacion)
+    core.zeues()?.workers(operacion)
 }
 
 #[tauri::command]
-pub async fn list_spools(zeues: Z<'_>, query: SpoolQuery) -> Result<SpoolList, ApiError> {
-    zeues.spools(&query)
+pub async fn list_spools(core: Z<'_>, query: SpoolQuery) -> Result<SpoolList, ApiError> {
+    core.zeues()?.spools(&query)
 }
 
 #[tauri::command]
-pub async fn get_spool(zeues: Z<'_>, tag: String) -> Result<SpoolView, ApiError> {
-    zeues.spool(&tag)
+pub async fn get_spool(core: Z<'_>, tag: String) -> Result<SpoolView, ApiError> {
+    core.zeues()?.spool(&tag)
 }
 
 #[tauri::command]
 pub async fn execute_action(
-    zeues: Z<'_>,
+    core: Z<'_>,
     request: ActionRequest,
 ) -> Result<ActionOutcome, ApiError> {
     tracing::info!(
@@ -45,27 +41,33 @@ pub async fn execute_action(
         spools = request.tags.len(),
         "execute_action"
     );
-    zeues.execute(request)
+    core.zeues()?.execute(request)
 }
 
 #[tauri::command]
-pub async fn sync_status(zeues: Z<'_>) -> Result<SyncStatus, ApiError> {
-    Ok(zeues.sync_status())
+pub async fn sync_status(core: Z<'_>) -> Result<SyncStatus, ApiError> {
+    Ok(core.zeues()?.sync_status())
 }
 
 #[tauri::command]
-pub async fn pending_commands(zeues: Z<'_>) -> Result<Vec<PendingCommand>, ApiError> {
-    zeues.pending_commands()
+pub async fn pending_commands(core: Z<'_>) -> Result<Vec<PendingCommand>, ApiError> {
+    core.zeues()?.pending_commands()
 }
 
 #[tauri::command]
-pub async fn spool_history(zeues: Z<'_>, tag: String) -> Result<SpoolHistory, ApiError> {
-    zeues.history(&tag)
+pub async fn spool_history(core: Z<'_>, tag: String) -> Result<SpoolHistory, ApiError> {
+    core.zeues()?.history(&tag)
 }
 
 #[tauri::command]
-pub async fn open_report(report: State<'_, OpenState>) -> Result<OpenReport, ApiError> {
-    Ok(report.0.clone())
+pub async fn open_report(core: Z<'_>) -> Result<OpenReport, ApiError> {
+    Ok(core.device()?.report)
+}
+
+/// Spools ready for each operation now (dashboard counters).
+#[tauri::command]
+pub async fn disponibles(core: Z<'_>) -> Result<Disponibles, ApiError> {
+    core.zeues()?.disponibles()
 }
 
 #[cfg(test)]

@@ -310,3 +310,151 @@ pub enum AppMode {
     Demo,
     Planta,
 }
+
+/// Dashboard counters: spools ready for each operation right now (for any worker with the
+/// role), blocked ones, and how many are occupied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Disponibles {
+    pub arm: u32,
+    pub sold: u32,
+    pub metrologia: u32,
+    pub reparacion: u32,
+    pub bloqueados: u32,
+    pub ocupados: u32,
+    pub total: u32,
+}
+
+/// Spools with more conflicts than this in a period are hot spots.
+pub const HOT_SPOT_THRESHOLD: u32 = 5;
+
+/// A period of plant dates, both days included (`DD-MM-YYYY`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Periodo {
+    pub desde: String,
+    pub hasta: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictCount {
+    /// A TAG or a worker token.
+    pub key: String,
+    pub conflicts: u32,
+    /// The latest one, `DD-MM-YYYY HH:MM:SS`.
+    pub last: String,
+}
+
+/// Conflicts in a period, counted per spool and per worker (the worker whose command the
+/// plant refused). Sorted by count, highest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictMetrics {
+    pub desde: String,
+    pub hasta: String,
+    pub total: u32,
+    pub por_spool: Vec<ConflictCount>,
+    pub por_trabajador: Vec<ConflictCount>,
+    /// Spools with more than [`HOT_SPOT_THRESHOLD`] conflicts.
+    pub hot_spots: Vec<ConflictCount>,
+}
+
+/// A supervisor action on spools from the desk (OVERRIDE, FORZAR LIBERACIÓN).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SupervisorRequest {
+    pub supervisor_id: u32,
+    pub pin: String,
+    pub intent: crate::domain::Intent,
+    pub tags: Vec<String>,
+}
+
+/// One supervisor PIN check on this device (the wrong ones are the audit trail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinAttempt {
+    /// `DD-MM-YYYY HH:MM:SS`, plant time.
+    pub at: String,
+    /// Who claimed to be the supervisor (`HC(120)`), when known.
+    pub worker: Option<String>,
+    pub ok: bool,
+    /// Refused without checking: too many wrong PINs just before.
+    pub bloqueado: bool,
+}
+
+/// A device seen alive by the coordinator (plant mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceView {
+    pub device_id: String,
+    pub name: Option<String>,
+    pub worker: Option<String>,
+    /// `DD-MM-YYYY HH:MM:SS`, plant time.
+    pub online_since: String,
+    pub last_seen: String,
+    pub pending: u32,
+    pub oldest_pending: Option<String>,
+    pub leader: bool,
+    pub this_device: bool,
+}
+
+/// The supervisor's view of synchronisation: what is reachable, what waits, who is online.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncHealth {
+    pub status: SyncStatus,
+    /// `None` in standalone (nothing to reach).
+    pub sheets_ok: Option<bool>,
+    /// `None` when there is no Redis (standalone, or plant in Sheets-only mode).
+    pub redis_ok: Option<bool>,
+    pub workbook: String,
+    pub coordinator: String,
+    /// Shared Sheets quota use, when the coordinator can tell.
+    pub quota: Option<String>,
+    /// This device's oldest command waiting to sync, `DD-MM-YYYY HH:MM:SS`.
+    pub oldest_pending: Option<String>,
+    /// Devices alive now (plant mode with Redis only).
+    pub devices: Vec<DeviceView>,
+    pub devices_error: Option<String>,
+}
+
+/// The CSV texts of an export: occupation history (sessions) and the audit log, for a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvExport {
+    pub desde: String,
+    pub hasta: String,
+    pub historial: String,
+    pub historial_filas: usize,
+    pub auditoria: String,
+    pub auditoria_filas: usize,
+}
+
+/// A supervisor's export from the desk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRequest {
+    pub supervisor_id: u32,
+    pub pin: String,
+    pub periodo: Periodo,
+    /// Folder to write into; `None` = the user's Downloads folder.
+    #[serde(default)]
+    pub carpeta: Option<String>,
+}
+
+/// Where an export was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportResult {
+    pub archivos: Vec<String>,
+    pub historial_filas: usize,
+    pub auditoria_filas: usize,
+}
+
+#[cfg(test)]
+mod ipc_shape_tests {
+    use super::*;
+
+    /// The UI matches on `kind`; the native notification and the banner share these fields.
+    #[test]
+    fn conflict_event_crosses_as_kind_tag_message_winner() {
+        let ev = AppEvent::Conflict {
+            tag: "MK-1".into(),
+            message: "Spool MK-1 fue tomado por JP(94) mientras estabas sin conexión".into(),
+            winner: Some("JP(94)".into()),
+        };
+        let v = serde_json::to_value(&ev).unwrap_or_default();
+        assert_eq!(v["kind"], "Conflict");
+        assert_eq!(v["winner"], "JP(94)");
+    }
+}

@@ -7,6 +7,8 @@
 
 pub mod api;
 pub mod domain;
+/// The shell's IPC command names, shared by `src-tauri` (ACL, build check) and `ui` (calls).
+pub mod ipc_names;
 
 #[cfg(feature = "native")]
 pub mod demo;
@@ -20,6 +22,8 @@ pub mod export;
 pub mod migrate;
 #[cfg(feature = "native")]
 pub mod ports;
+#[cfg(feature = "native")]
+pub mod reports;
 #[cfg(feature = "native")]
 pub mod service;
 #[cfg(feature = "native")]

@@ -6,9 +6,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use argon2::Argon2;
 use tokio::sync::broadcast;
 
@@ -296,6 +294,10 @@ impl Zeues {
         &self.store
     }
 
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
@@ -441,7 +443,7 @@ impl Zeues {
                 }
                 .into());
             }
-            self.verify_pin(req.supervisor_pin.as_deref().unwrap_or(""))?;
+            self.check_pin(req.supervisor_pin.as_deref().unwrap_or(""), Some(worker.id))?;
             true
         } else {
             false
@@ -567,28 +569,10 @@ impl Zeues {
         })
     }
 
-    /// Checks the supervisor PIN against its stored argon2 hash.
+    /// Checks the supervisor PIN against its stored argon2 hash (rate limited and recorded:
+    /// see `reports::PIN_MAX_FAILURES`).
     pub fn verify_pin(&self, pin: &str) -> Result<(), ApiError> {
-        let stored = self.store.setting("supervisor_pin")?.ok_or_else(|| {
-            ApiError::new(
-                "PIN_NO_CONFIGURADO",
-                "No hay PIN de supervisor configurado en este equipo.",
-            )
-        })?;
-        let parsed = PasswordHash::new(&stored)
-            .map_err(|e| ApiError::internal(format!("PIN guardado ilegible: {e}")))?;
-        if Argon2::default()
-            .verify_password(pin.as_bytes(), &parsed)
-            .is_ok()
-        {
-            Ok(())
-        } else {
-            tracing::warn!("PIN de supervisor incorrecto");
-            Err(ApiError::new(
-                "PIN_INCORRECTO",
-                "PIN de supervisor incorrecto.",
-            ))
-        }
+        self.check_pin(pin, None)
     }
 
     pub fn set_supervisor_pin(&self, pin: &str) -> Result<(), ApiError> {
@@ -636,7 +620,8 @@ impl Zeues {
         Ok(out)
     }
 
-    fn supervisor(&self, id: u32, pin: &str) -> Result<Worker, ApiError> {
+    /// A worker with the Supervisor role who gave the right PIN.
+    pub(crate) fn checked_supervisor(&self, id: u32, pin: &str) -> Result<Worker, ApiError> {
         let w = self.worker(id)?;
         if !w.has(crate::domain::Rol::Supervisor) {
             return Err(DomainError::RolNoAutorizado {
@@ -646,13 +631,13 @@ impl Zeues {
             }
             .into());
         }
-        self.verify_pin(pin)?;
+        self.check_pin(pin, Some(id))?;
         Ok(w)
     }
 
     /// A supervisor closes a conflict without doing anything more (the plant's state stands).
     pub fn discard_conflict(&self, d: &ConflictDecision) -> Result<(), ApiError> {
-        let boss = self.supervisor(d.supervisor_id, &d.pin)?;
+        let boss = self.checked_supervisor(d.supervisor_id, &d.pin)?;
         let rec = self
             .store
             .resolve_conflict(d.conflict_id, "DESCARTADO", self.clock.now())?;
@@ -665,7 +650,7 @@ impl Zeues {
     /// goes through the same rules as any tap (it may fail again) and its audit row says who
     /// re-applied it and which conflict it resolves.
     pub fn reapply_conflict(&self, d: &ConflictDecision) -> Result<ActionOutcome, ApiError> {
-        let boss = self.supervisor(d.supervisor_id, &d.pin)?;
+        let boss = self.checked_supervisor(d.supervisor_id, &d.pin)?;
         let rec = self
             .store
             .conflicts(true)?

@@ -127,6 +127,8 @@ async fn contract(coord: &RedisCoordinator) {
                 last_seen: now,
                 pending: 2,
                 leader: true,
+                name: Some("Tablet ARM 1".into()),
+                oldest_pending: Some(now),
             },
             Duration::from_secs(5),
         )

@@ -301,6 +301,20 @@ impl Engine {
         }
     }
 
+    /// The coordinator is this process only (standalone, or a plant device without Redis).
+    pub fn coordinator_is_local(&self) -> bool {
+        self.coord.describe() == crate::ports::in_process::DESCRIPTION
+    }
+
+    /// The workbook and coordinator as the status panel names them (never a secret).
+    pub fn workbook_description(&self) -> String {
+        self.workbook.describe()
+    }
+
+    pub fn coordinator_description(&self) -> String {
+        self.coord.describe()
+    }
+
     pub(crate) fn emit(&self, ev: AppEvent) {
         // No UI listening (CLI, tests) is normal.
         if self.events.send(ev).is_err() {

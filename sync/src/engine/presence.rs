@@ -47,6 +47,14 @@ impl Engine {
                 None
             }
         };
+        let oldest_pending = self.store.oldest_unapplied().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "no se pudo leer el comando pendiente más antiguo");
+            None
+        });
+        let name = self.store.setting("device_name").unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "no se pudo leer el nombre del equipo");
+            None
+        });
         let device_id = self.store.device_id().to_string();
         let leader = self.coord.leader().await?.as_deref() == Some(device_id.as_str());
         Ok(Presence {
@@ -56,6 +64,8 @@ impl Engine {
             last_seen: self.clock.now(),
             pending: pending + held,
             leader,
+            name,
+            oldest_pending,
         })
     }
 

@@ -31,6 +31,9 @@ struct State {
     presence: HashMap<String, (Presence, Instant)>,
 }
 
+/// How this coordinator describes itself (the engine recognises it by this).
+pub const DESCRIPTION: &str = "coordinación local (un solo equipo)";
+
 pub struct InProcessCoordinator {
     state: Mutex<State>,
     changes: broadcast::Sender<RowChange>,
@@ -112,7 +115,7 @@ impl InProcessCoordinator {
 #[async_trait]
 impl Coordinator for InProcessCoordinator {
     fn describe(&self) -> String {
-        "coordinación local (un solo equipo)".into()
+        DESCRIPTION.into()
     }
 
     async fn acquire_occupation(

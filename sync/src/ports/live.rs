@@ -61,6 +61,12 @@ pub struct Presence {
     /// Commands waiting to sync on the device.
     pub pending: u32,
     pub leader: bool,
+    /// The device's name from its configuration (older devices send none).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// When the device's oldest command still waiting to sync was made.
+    #[serde(default)]
+    pub oldest_pending: Option<DateTime<Utc>>,
 }
 
 /// A row as every device may see it: `occupation_set_worker` is one device's knowledge, never

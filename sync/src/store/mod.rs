@@ -8,6 +8,7 @@
 mod codec;
 pub mod outbox;
 pub mod inspect;
+pub mod reports;
 mod recovery;
 mod schema;
 

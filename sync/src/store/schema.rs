@@ -98,6 +98,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_local_tag ON audit_local(tag, timestamp);
     "#,
+    // 2: supervisor PIN checks (rate limiting, and the trail of wrong PINs); audit by date.
+    r#"
+    CREATE TABLE pin_attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        worker_id INTEGER,
+        ok INTEGER NOT NULL,
+        refused INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX pin_attempts_at ON pin_attempts(at);
+    CREATE INDEX audit_local_time ON audit_local(timestamp);
+    "#,
 ];
 
 /// Brings the database to the latest schema, one transaction per step.

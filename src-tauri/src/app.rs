@@ -1,0 +1,104 @@
+//! Start-up: where the data lives, logs, one tokio runtime shared by Tauri and the sync engine,
+//! the device (the embedded demo plant by default), then the window with its IPC commands.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tauri::Manager;
+
+use crate::core::AppCore;
+use crate::notifier::DesktopNotifier;
+use crate::{commands, config, logging, supervisor};
+
+pub fn run() -> ExitCode {
+    let paths = match config::from_environment() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("zeues: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _log_guard = match logging::init(&paths.log_dir) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("zeues: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run_window(&paths) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("zeues terminó con error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_window(paths: &config::Paths) -> Result<(), String> {
+    tracing::info!(data_dir = %paths.data_dir.display(), log_dir = %paths.log_dir.display(), "iniciando ZEUES");
+    // One runtime for Tauri and the sync engine, so commands and engine share its workers.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("zeues-rt")
+        .build()
+        .map_err(|e| format!("no se pudo crear el runtime: {e}"))?;
+    tauri::async_runtime::set(runtime.handle().clone());
+
+    std::fs::create_dir_all(&paths.data_dir)
+        .map_err(|e| format!("no se pudo crear {}: {e}", paths.data_dir.display()))?;
+    let notifier = Arc::new(DesktopNotifier::new());
+    let (zeues, report) = Zeues::open_standalone_with(
+        &paths.data_dir,
+        Arc::new(SystemClock),
+        notifier,
+        runtime.handle().clone(),
+    )
+    .map_err(|e| format!("no se pudo abrir la planta local: {e}"))?;
+    if let Some(rec) = &report.recovered_from_corruption {
+        tracing::warn!(moved_to = %rec.moved_to, salvaged = rec.salvaged_commands, "base local recuperada: {}", rec.message);
+    }
+    tracing::info!(seeded_demo = report.seeded_demo, "planta local abierta");
+
+    let app = builder(AppCore::with_device(zeues, report))
+        .build(tauri::generate_context!())
+        .map_err(|e| format!("no se pudo iniciar la ventana: {e}"))?;
+    app.run(move |app, event| {
+        if let tauri::RunEvent::Exit = event {
+            tracing::info!("cerrando ZEUES");
+            app.state::<AppCore>().shutdown();
+        }
+    });
+    Ok(())
+}
+
+/// The window's Tauri builder: the device slot and every IPC command (the names are checked
+/// against `zeues_sync::ipc_names::ALL` by `build.rs`).
+pub fn builder(core: AppCore) -> tauri::Builder<tauri::Wry> {
+    tauri::Builder::default()
+        .manage(core)
+        .invoke_handler(tauri::generate_handler![
+            commands::list_workers,
+            commands::list_spools,
+            commands::get_spool,
+            commands::execute_action,
+            commands::sync_status,
+            commands::pending_commands,
+            commands::spool_history,
+            commands::open_report,
+            commands::disponibles,
+            supervisor::supervisor_login,
+            supervisor::supervisor_action,
+            supervisor::list_conflicts,
+            supervisor::discard_conflict,
+            supervisor::reapply_conflict,
+            supervisor::conflict_metrics,
+            supervisor::sync_health,
+            supervisor::pin_attempts,
+            supervisor::export_csv,
+            supervisor::default_export_dir,
+        ])
+        .setup(|app| {
+            app.state::<AppCore>().forward_events(app.handle());
+            Ok(())
+        })
+}

@@ -1,0 +1,14 @@
+//! ZEUES desktop/tablet shell as a library: the `zeues` binary's `main` calls [`app::run`],
+//! and tests reach the pieces that do not need a window (the notifier, the ACL list).
+//! Decides nothing about spools: every rule lives in `zeues-sync`.
+
+pub mod app;
+pub mod commands;
+pub mod config;
+pub mod core;
+pub mod events;
+pub mod logging;
+pub mod notifier;
+pub mod supervisor;
+
+pub use app::run;
