@@ -47,19 +47,33 @@ fn run_window(paths: &config::Paths) -> Result<(), String> {
     std::fs::create_dir_all(&paths.data_dir)
         .map_err(|e| format!("no se pudo crear {}: {e}", paths.data_dir.display()))?;
     let notifier = Arc::new(DesktopNotifier::new());
-    let (zeues, report) = Zeues::open_standalone_with(
+    let config_path = crate::plant_config::path_from_environment(std::env::args_os().skip(1))
+        .map_err(|e| e.to_string())?;
+    let started = crate::startup::open(
         &paths.data_dir,
-        Arc::new(SystemClock),
+        &config_path,
         notifier,
         runtime.handle().clone(),
     )
     .map_err(|e| format!("no se pudo abrir la planta local: {e}"))?;
-    if let Some(rec) = &report.recovered_from_corruption {
-        tracing::warn!(moved_to = %rec.moved_to, salvaged = rec.salvaged_commands, "base local recuperada: {}", rec.message);
-    }
-    tracing::info!(seeded_demo = report.seeded_demo, "planta local abierta");
+    let core = match started.device {
+        Some((zeues, report)) => {
+            if let Some(rec) = &report.recovered_from_corruption {
+                tracing::warn!(moved_to = %rec.moved_to, salvaged = rec.salvaged_commands, "base local recuperada: {}", rec.message);
+            }
+            tracing::info!(seeded_demo = report.seeded_demo, mode = ?started.mode, "planta abierta");
+            AppCore::with_device(zeues, report)
+        }
+        None => AppCore::default(),
+    };
+    let setup = crate::startup::SetupState {
+        mode: std::sync::Mutex::new(started.mode),
+        config_path,
+        data_dir: paths.data_dir.clone(),
+    };
 
-    let app = builder(AppCore::with_device(zeues, report))
+    let app = builder(core)
+        .manage(setup)
         .build(tauri::generate_context!())
         .map_err(|e| format!("no se pudo iniciar la ventana: {e}"))?;
     app.run(move |app, event| {
@@ -96,6 +110,9 @@ pub fn builder(core: AppCore) -> tauri::Builder<tauri::Wry> {
             supervisor::pin_attempts,
             supervisor::export_csv,
             supervisor::default_export_dir,
+            crate::setup_commands::app_mode,
+            crate::setup_commands::probar_conexion,
+            crate::setup_commands::guardar_configuracion,
         ])
         .setup(|app| {
             app.state::<AppCore>().forward_events(app.handle());

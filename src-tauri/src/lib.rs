@@ -3,12 +3,16 @@
 //! Decides nothing about spools: every rule lives in `zeues-sync`.
 
 pub mod app;
+pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod core;
 pub mod events;
 pub mod logging;
 pub mod notifier;
+pub mod plant_config;
+pub mod setup_commands;
+pub mod startup;
 pub mod supervisor;
 
 pub use app::run;

@@ -216,15 +216,27 @@ fn shows_auth(cfg: &RedisConfig) -> bool {
 
 fn redis_fix(e: &CoordError, cfg: &RedisConfig) -> String {
     let msg = e.to_string().to_ascii_lowercase();
-    if ["wrongpass", "noauth", "invalid password", "invalid username", "auth"]
-        .iter()
-        .any(|k| msg.contains(k))
+    if [
+        "wrongpass",
+        "noauth",
+        "invalid password",
+        "invalid username",
+        "auth",
+    ]
+    .iter()
+    .any(|k| msg.contains(k))
     {
         "Redis rechazó el usuario o la contraseña: revise el usuario ACL en la URL y vuelva a guardar la contraseña con el asistente de primer inicio (o en secretos.toml, junto a zeues.toml)."
             .into()
-    } else if ["tls", "certificate", "handshake", "unknownissuer", "invalid peer"]
-        .iter()
-        .any(|k| msg.contains(k))
+    } else if [
+        "tls",
+        "certificate",
+        "handshake",
+        "unknownissuer",
+        "invalid peer",
+    ]
+    .iter()
+    .any(|k| msg.contains(k))
     {
         "Falló el TLS con Redis: use rediss:// solo si el servidor tiene TLS, e indique la CA privada en ZEUES_REDIS_CA_FILE (archivo PEM)."
             .into()
@@ -359,7 +371,11 @@ async fn sheets_checks(plant: &PlantTarget, limits: &Limits, checks: &mut Vec<Do
             checks.push(red(
                 "token",
                 TOKEN,
-                format!("sin respuesta de {} en {:?}", key.token_uri, limits.timeout * 2),
+                format!(
+                    "sin respuesta de {} en {:?}",
+                    key.token_uri,
+                    limits.timeout * 2
+                ),
                 "Revise la conexión a Internet de este equipo (proxy, firewall).",
             ));
             return;
@@ -394,7 +410,12 @@ async fn sheets_checks(plant: &PlantTarget, limits: &Limits, checks: &mut Vec<Do
         Err(e) => {
             let fix = workbook_fix(&e, &email, &plant.spreadsheet_id);
             if matches!(e, WorkbookError::Quota(_)) {
-                checks.push(red("quota", "Cuota de Google Sheets", e.to_string(), fix.clone()));
+                checks.push(red(
+                    "quota",
+                    "Cuota de Google Sheets",
+                    e.to_string(),
+                    fix.clone(),
+                ));
             }
             checks.push(red("spreadsheet", BOOK, e.to_string(), fix));
             return;
@@ -574,7 +595,11 @@ async fn redis_checks(
             checks.push(red(
                 "redis",
                 REDIS,
-                format!("{} no respondió en {:?}", cfg.describe(), limits.timeout * 2),
+                format!(
+                    "{} no respondió en {:?}",
+                    cfg.describe(),
+                    limits.timeout * 2
+                ),
                 redis_fix(&CoordError::Unavailable("timeout".into()), &cfg),
             ));
             return;
@@ -653,7 +678,13 @@ async fn redis_checks(
 /// Redacts every `scheme://user:pass@` in a free text (redis-rs errors may echo the URL).
 fn redact_all(text: &str) -> String {
     text.split(' ')
-        .map(|w| if w.contains("://") { redact(w) } else { w.to_string() })
+        .map(|w| {
+            if w.contains("://") {
+                redact(w)
+            } else {
+                w.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -685,7 +716,11 @@ fn local_checks(db: &Path, limits: &Limits, now: DateTime<Utc>, checks: &mut Vec
         checks.push(green(
             "local_db",
             DB,
-            format!("{} íntegra ({} spools en la réplica)", db.display(), i.spools),
+            format!(
+                "{} íntegra ({} spools en la réplica)",
+                db.display(),
+                i.spools
+            ),
         ));
     } else {
         checks.push(red(

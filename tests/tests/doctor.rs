@@ -133,7 +133,10 @@ async fn a_key_others_can_read_is_refused_with_the_chmod_fix() {
     let c = check(&r, "key_file");
     assert!(c.fix.as_deref().unwrap().contains("chmod 600"), "{c:?}");
     for id in ["token", "spreadsheet", "tabs", "columns", "app_columns"] {
-        assert!(doctor::omitted(&r).contains(&id), "{id} must wait for the key");
+        assert!(
+            doctor::omitted(&r).contains(&id),
+            "{id} must wait for the key"
+        );
     }
     // Local checks still run.
     assert!(check(&r, "local_db").ok);
@@ -144,7 +147,11 @@ async fn redis_down_is_red_and_its_dependent_checks_wait() {
     let rig = Rig::start().await;
     rig.seed(demo_plant(5));
     let port = free_port().unwrap();
-    let r = run(&rig, Some(redis_single(&format!("redis://127.0.0.1:{port}/0")))).await;
+    let r = run(
+        &rig,
+        Some(redis_single(&format!("redis://127.0.0.1:{port}/0"))),
+    )
+    .await;
     assert_eq!(red_ids(&r), vec!["redis"], "{r:#?}");
     let c = check(&r, "redis");
     assert!(c.fix.as_deref().unwrap().contains("redis-server"), "{c:?}");

@@ -1,0 +1,244 @@
+//! How this device starts and how the first-run screen configures it.
+//!
+//! - No configuration file → [`AppMode::SinConfigurar`]: the window opens on the embedded demo
+//!   plant (what `scripts/run.sh` and a fresh install show) and the UI offers the first-run
+//!   screen. A configuration that cannot be read or a plant that cannot be opened leave the
+//!   window with no device at all (`AppCore` empty: commands answer `SIN_CONFIGURAR`): a
+//!   device meant for the plant never shows demo data.
+//! - `mode = "demo"` → the embedded demo plant (`Zeues::open_standalone_with`).
+//! - `mode = "planta"` → the plant's Google Sheets workbook (+ Redis): `Zeues::open_plant`, with
+//!   its database in `<data dir>/planta/` so nothing tapped on the demo is ever pushed to the
+//!   real sheet. If the plant cannot be opened at all (first start without network and no
+//!   replica yet, a key that was removed …) the device starts as `SinConfigurar`, so IT sees
+//!   the first-run screen and its "Probar conexión" instead of a window that never appears; the
+//!   error is logged.
+//!
+//! Saving a configuration runs the same checks as `zeues doctor` first and refuses on any red
+//! line; then it stores the supervisor PIN (argon2 hash, in the plant database), the Redis
+//! password (secrets file, 0600) and the configuration file (0600), opens the new device and
+//! installs it in the running window (`AppCore::install` shuts the previous one down). No
+//! restart is needed.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use zeues_sync::api::{ApiError, AppMode, DoctorReport, OpenReport, PlantSettings};
+use zeues_sync::doctor::{self, ConfigState, DoctorInput, Limits};
+use zeues_sync::engine::Notifier;
+use zeues_sync::service::{Clock, SystemClock, Zeues, DEVICE_DB};
+use zeues_sync::store::Store;
+
+use crate::plant_config::{self, ConfigFile, Mode, Secrets};
+
+/// What the first-run commands need, managed as Tauri state.
+pub struct SetupState {
+    pub mode: Mutex<AppMode>,
+    pub config_path: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl SetupState {
+    pub fn mode(&self) -> AppMode {
+        self.mode.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+pub struct Started {
+    /// `None` until the first-run screen configures the device.
+    pub device: Option<(Arc<Zeues>, OpenReport)>,
+    pub mode: AppMode,
+}
+
+/// Opens the device a saved configuration names (after [`save`]).
+pub fn open_configured(
+    mode: &AppMode,
+    data_dir: &Path,
+    config_path: &Path,
+    notifier: Arc<dyn Notifier>,
+    rt: tokio::runtime::Handle,
+) -> Result<(Arc<Zeues>, OpenReport), ApiError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if *mode != AppMode::Planta {
+        return Zeues::open_standalone_with(data_dir, clock, notifier, rt);
+    }
+    let cfg = plant_config::load(config_path)
+        .map_err(|e| ApiError::new("CONFIGURACION_INVALIDA", e.to_string()))?
+        .ok_or_else(|| ApiError::new("SIN_CONFIGURAR", "No hay configuración guardada."))?;
+    let plant = plant_config::load_secrets(config_path)
+        .and_then(|s| cfg.plant_config(&s))
+        .map_err(|e| ApiError::new("CONFIGURACION_INVALIDA", e.to_string()))?;
+    tracing::info!(config = %cfg.describe(), "abriendo la planta");
+    Zeues::open_plant(
+        &plant_config::plant_data_dir(data_dir),
+        plant,
+        clock,
+        notifier,
+        rt,
+    )
+}
+
+/// Opens the device as its configuration says (see the module docs).
+pub fn open(
+    data_dir: &Path,
+    config_path: &Path,
+    notifier: Arc<dyn Notifier>,
+    rt: tokio::runtime::Handle,
+) -> Result<Started, ApiError> {
+    let unconfigured = Started {
+        device: None,
+        mode: AppMode::SinConfigurar,
+    };
+    let mode = match plant_config::load(config_path) {
+        Ok(Some(c)) if c.mode == Mode::Planta => AppMode::Planta,
+        Ok(Some(_)) => AppMode::Demo,
+        Ok(None) => {
+            tracing::info!(config = %config_path.display(), "sin configuración: primer inicio sobre la planta demo");
+            let demo = open_configured(&AppMode::Demo, data_dir, config_path, notifier, rt)?;
+            return Ok(Started {
+                device: Some(demo),
+                mode: AppMode::SinConfigurar,
+            });
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "configuración ilegible: se muestra el primer inicio");
+            return Ok(unconfigured);
+        }
+    };
+    match open_configured(&mode, data_dir, config_path, notifier, rt) {
+        Ok(device) => Ok(Started {
+            device: Some(device),
+            mode,
+        }),
+        Err(e) if mode == AppMode::Planta => {
+            tracing::error!(code = %e.code, error = %e.message, "no se pudo abrir la planta; se muestra el primer inicio (ejecute `zeues doctor`)");
+            Ok(unconfigured)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn base_url_override(config_path: &Path) -> Option<String> {
+    std::env::var("ZEUES_SHEETS_BASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| {
+            plant_config::load(config_path)
+                .ok()
+                .flatten()
+                .and_then(|c| c.sheets_base_url)
+        })
+}
+
+/// The first-run form left empty = "use the demo plant".
+fn wants_demo(s: &PlantSettings) -> bool {
+    s.spreadsheet.trim().is_empty()
+        && s.key_file.trim().is_empty()
+        && s.redis_url.as_deref().is_none_or(|u| u.trim().is_empty())
+}
+
+/// "Probar conexión": the doctor's checks on the form as typed (nothing saved).
+pub async fn check(settings: &PlantSettings, config_path: &Path, data_dir: &Path) -> DoctorReport {
+    let device_db = plant_config::plant_data_dir(data_dir).join(DEVICE_DB);
+    let (config, plant) =
+        match doctor::target_from_settings(settings, base_url_override(config_path)) {
+            Ok(t) => (
+                ConfigState::Valid {
+                    detail: format!(
+                        "Formulario completo (planilla {}, equipo '{}')",
+                        t.spreadsheet_id,
+                        settings.device_name.trim()
+                    ),
+                },
+                Some(t),
+            ),
+            Err(reason) => (
+                ConfigState::Invalid {
+                    path: "formulario".into(),
+                    reason,
+                },
+                None,
+            ),
+        };
+    let input = DoctorInput {
+        config,
+        plant,
+        device_db: Some(device_db),
+        limits: Limits::default(),
+    };
+    doctor::run(&input, &SystemClock).await
+}
+
+/// "Guardar": checks first (refuses on red), then PIN, secrets and configuration. Returns the
+/// mode the app must run in; `Planta` means the shell restarts into it.
+pub async fn save(
+    settings: &PlantSettings,
+    config_path: &Path,
+    data_dir: &Path,
+) -> Result<AppMode, ApiError> {
+    let write_err = |e: plant_config::ConfigFileError| {
+        ApiError::new("CONFIGURACION_NO_GUARDADA", e.to_string())
+    };
+    if wants_demo(settings) {
+        plant_config::save(config_path, &ConfigFile::demo()).map_err(write_err)?;
+        tracing::info!(config = %config_path.display(), "configuración guardada: modo demo");
+        return Ok(AppMode::Demo);
+    }
+    let report = check(settings, config_path, data_dir).await;
+    if !report.ok() {
+        let red: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.label.as_str())
+            .collect();
+        let mut e = ApiError::new(
+            "CONFIGURACION_CON_ERRORES",
+            format!("No se guardó: corrija primero {}.", red.join(", ")),
+        );
+        e.data = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
+        return Err(e);
+    }
+    let target = doctor::target_from_settings(settings, base_url_override(config_path))
+        .map_err(|m| ApiError::new("CONFIGURACION_INVALIDA", m))?;
+
+    // The PIN goes into the plant device's own database (salted argon2 hash).
+    let plant_dir = plant_config::plant_data_dir(data_dir);
+    let (store, _) = Store::open(&plant_dir.join(DEVICE_DB))?;
+    match settings.supervisor_pin.as_deref().map(str::trim) {
+        Some(pin) if !pin.is_empty() => zeues_sync::service::set_pin(&store, pin)?,
+        _ if store.setting("supervisor_pin")?.is_none() => {
+            return Err(ApiError::new(
+                "PIN_REQUERIDO",
+                "Indique el PIN de supervisor (al menos 4 dígitos).",
+            ))
+        }
+        _ => {}
+    }
+    drop(store);
+
+    let (redis_url, redis_password) = match settings.redis_url.as_deref().map(str::trim) {
+        Some(u) if !u.is_empty() => {
+            let (base, pw) = plant_config::split_password(u);
+            (Some(base), pw)
+        }
+        _ => (None, None),
+    };
+    let mut cfg = ConfigFile {
+        mode: Mode::Planta,
+        spreadsheet_id: Some(target.spreadsheet_id),
+        key_file: Some(target.key_file),
+        redis_url,
+        device_name: Some(settings.device_name.trim().to_string()),
+        sheets_base_url: None,
+        redis: Default::default(),
+    };
+    // Keep what the form does not edit (tests' emulator address, Sentinel/quota settings).
+    if let Ok(Some(old)) = plant_config::load(config_path) {
+        cfg.sheets_base_url = old.sheets_base_url;
+        cfg.redis = old.redis;
+    }
+    plant_config::save_secrets(config_path, &Secrets { redis_password }).map_err(write_err)?;
+    plant_config::save(config_path, &cfg).map_err(write_err)?;
+    tracing::info!(config = %cfg.describe(), "configuración de planta guardada");
+    Ok(AppMode::Planta)
+}

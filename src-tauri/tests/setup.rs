@@ -1,0 +1,171 @@
+//! The first-run screen's "Probar conexión" and "Guardar" (`zeues_app::startup::{check, save}`,
+//! what the `probar_conexion` / `guardar_configuracion` commands call) against the Sheets
+//! emulator: red refuses to save, green saves the configuration and secrets owner-only and the
+//! PIN as a hash, and the saved configuration opens as a plant device.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../../tests/tests/sheets_common/mod.rs"]
+mod sheets_common;
+
+use std::sync::Arc;
+
+use sheets_common::*;
+use zeues_app::plant_config;
+use zeues_app::startup;
+use zeues_sync::api::{AppMode, PlantSettings};
+use zeues_sync::engine::NoNotifier;
+use zeues_tests::emulator::{Fault, FaultRule, Phase};
+
+struct Setup {
+    rig: Rig,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        let rig = Rig::start().await;
+        rig.seed(demo_plant(10));
+        let dir = tempfile::tempdir().unwrap();
+        // Tests reach the emulator, not Google: the one setting the form does not edit.
+        std::fs::write(
+            dir.path().join("zeues.toml"),
+            format!(
+                "mode = \"demo\"\nsheets_base_url = \"{}\"\n",
+                rig.emu.base_url()
+            ),
+        )
+        .unwrap();
+        Setup { rig, dir }
+    }
+
+    fn config(&self) -> std::path::PathBuf {
+        self.dir.path().join("zeues.toml")
+    }
+
+    fn settings(&self) -> PlantSettings {
+        PlantSettings {
+            spreadsheet: format!("https://docs.google.com/spreadsheets/d/{BOOK}/edit#gid=0"),
+            key_file: self.rig.key.display().to_string(),
+            redis_url: None,
+            device_name: "tablet-07".into(),
+            supervisor_pin: Some("4321".into()),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn red_checks_refuse_to_save() {
+    let s = Setup::new().await;
+    s.rig.emu.add_fault(
+        FaultRule::new(
+            Some("spreadsheets.get"),
+            Fault::Error {
+                code: 403,
+                phase: Phase::BeforeCommit,
+            },
+        )
+        .times(None),
+    );
+    let report = startup::check(&s.settings(), &s.config(), s.dir.path()).await;
+    assert!(!report.ok());
+    let e = startup::save(&s.settings(), &s.config(), s.dir.path())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "CONFIGURACION_CON_ERRORES", "{e:?}");
+    assert!(e.message.contains("Planilla"), "{}", e.message);
+    assert!(
+        e.data["checks"].is_array(),
+        "the report travels with the error"
+    );
+    let still = plant_config::load(&s.config()).unwrap().unwrap();
+    assert_eq!(still.mode, plant_config::Mode::Demo, "nothing was saved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn green_saves_private_files_and_the_pin_then_opens_the_plant() {
+    let s = Setup::new().await;
+    let mut settings = s.settings();
+    settings.supervisor_pin = None;
+    let e = startup::save(&settings, &s.config(), s.dir.path())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "PIN_REQUERIDO");
+
+    let mode = startup::save(&s.settings(), &s.config(), s.dir.path())
+        .await
+        .unwrap();
+    assert_eq!(mode, AppMode::Planta);
+    let cfg = plant_config::load(&s.config()).unwrap().unwrap();
+    assert_eq!(cfg.mode, plant_config::Mode::Planta);
+    assert_eq!(
+        cfg.spreadsheet_id.as_deref(),
+        Some(BOOK),
+        "the id, not the URL"
+    );
+    assert_eq!(cfg.sheets_base_url.as_deref(), Some(s.rig.emu.base_url()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(s.config()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    let rt = tokio::runtime::Handle::current();
+    let (dir, cfgp) = (s.dir.path().to_path_buf(), s.config());
+    let (zeues, _) = tokio::task::spawn_blocking(move || {
+        startup::open_configured(&AppMode::Planta, &dir, &cfgp, Arc::new(NoNotifier), rt)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        zeues.tags().unwrap().len(),
+        10,
+        "the plant's rows, not the demo's"
+    );
+    zeues.verify_pin("4321").unwrap();
+    assert!(
+        zeues.data_dir().ends_with("planta"),
+        "{}",
+        zeues.data_dir().display()
+    );
+    zeues.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_password_goes_to_the_secrets_file_only() {
+    let s = Setup::new().await;
+    let redis = zeues_tests::redis_server::RedisServer::start_with(
+        zeues_tests::redis_server::ServerOptions {
+            password: Some("s3cr@to".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut settings = s.settings();
+    settings.redis_url = Some(format!("redis://:s3cr%40to@127.0.0.1:{}/0", redis.port()));
+    let mode = startup::save(&settings, &s.config(), s.dir.path())
+        .await
+        .unwrap();
+    assert_eq!(mode, AppMode::Planta);
+    let text = std::fs::read_to_string(s.config()).unwrap();
+    assert!(!text.contains("s3cr"), "{text}");
+    let secrets = plant_config::load_secrets(&s.config()).unwrap();
+    assert_eq!(secrets.redis_password.as_deref(), Some("s3cr@to"));
+    let cfg = plant_config::load(&s.config()).unwrap().unwrap();
+    assert!(cfg.redis_config(&secrets).unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_form_means_the_demo() {
+    let s = Setup::new().await;
+    std::fs::remove_file(s.config()).unwrap();
+    let mode = startup::save(&PlantSettings::default(), &s.config(), s.dir.path())
+        .await
+        .unwrap();
+    assert_eq!(mode, AppMode::Demo);
+    assert_eq!(
+        plant_config::load(&s.config()).unwrap().unwrap().mode,
+        plant_config::Mode::Demo
+    );
+}
