@@ -490,18 +490,14 @@ impl Zeues {
         let engine = self.engine();
         let standalone = status.connectivity == Connectivity::Standalone;
         let shared = !standalone && !engine.coordinator_is_local();
-        let sheets_ok = (!standalone).then(|| {
-            matches!(
-                status.connectivity,
-                Connectivity::Online | Connectivity::SheetsOnly
-            )
-        });
-        let redis_ok = shared.then(|| {
-            matches!(
-                status.connectivity,
-                Connectivity::Online | Connectivity::RedisOnly
-            )
-        });
+        let sheets_ok = (!standalone).then_some(matches!(
+            status.connectivity,
+            Connectivity::Online | Connectivity::SheetsOnly
+        ));
+        let redis_ok = shared.then_some(matches!(
+            status.connectivity,
+            Connectivity::Online | Connectivity::RedisOnly
+        ));
         let oldest_pending = self
             .store()
             .oldest_unapplied()?

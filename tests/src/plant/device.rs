@@ -327,7 +327,7 @@ pub async fn run(args: DeviceArgs) -> Result<(), String> {
         status.conflicts = s.conflicts;
         status.connectivity = format!("{:?}", s.connectivity);
         write_status(&args.dir, &status);
-        tokio::time::sleep(Duration::from_millis(rng.gen_range(150..600))).await;
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(400..1_500))).await;
     }
     status.phase = "draining".into();
     loop {

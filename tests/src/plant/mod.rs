@@ -5,6 +5,7 @@
 
 pub mod checker;
 pub mod device;
+pub mod rig;
 pub mod sim;
 
 use serde_json::{json, Value as Json};
