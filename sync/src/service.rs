@@ -83,11 +83,24 @@ pub struct PlantConfig {
 }
 
 /// The tasks a plant device runs besides push.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PlantTasks {
     pub follow: crate::engine::FollowConfig,
     pub leader: crate::engine::LeaderConfig,
     pub presence: crate::engine::PresenceConfig,
+    /// How often Redis and the Sheets endpoint are probed for the sync badge.
+    pub probe_every: std::time::Duration,
+}
+
+impl Default for PlantTasks {
+    fn default() -> Self {
+        PlantTasks {
+            follow: Default::default(),
+            leader: Default::default(),
+            presence: Default::default(),
+            probe_every: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 pub fn uuid_ids() -> Box<dyn FnMut() -> String + Send> {
@@ -273,7 +286,10 @@ impl Zeues {
             }
         }
         match w.plant {
-            Some(p) => rt.spawn(engine.clone().run_plant(p.follow, p.leader, p.presence)),
+            Some(p) => {
+                rt.spawn(engine.clone().run_probes(p.probe_every));
+                rt.spawn(engine.clone().run_plant(p.follow, p.leader, p.presence))
+            }
             None => rt.spawn(engine.clone().run()),
         };
         Ok(Arc::new(Zeues {

@@ -6,6 +6,7 @@
 //! command id, or an applied-id record, or the command id in `Metadata`, proves it landed.
 
 mod claim;
+mod probe;
 pub mod failpoint;
 mod follow;
 pub mod leader;

@@ -127,6 +127,11 @@ pub trait Workbook: Send + Sync {
     async fn read_tab(&self, tab: &str) -> Result<Grid, WorkbookError>;
     async fn read_rows(&self, tab: &str, rows: &[u32]) -> Result<RowsRead, WorkbookError>;
     async fn write(&self, batch: &WriteBatch) -> Result<(), WorkbookError>;
+    /// Whether the workbook's endpoint answers at all, without spending API quota (the sync
+    /// badge's connectivity is measured, not guessed from the OS's online flag).
+    async fn probe(&self) -> Result<(), WorkbookError> {
+        Ok(())
+    }
 
     /// The tab's grid size, read fresh (the migration's plan and backup).
     async fn tab_shape(&self, tab: &str) -> Result<TabShape, WorkbookError> {
@@ -234,6 +239,10 @@ pub trait Coordinator: Send + Sync {
         self.publish(change).await
     }
     async fn take_quota(&self, kind: QuotaKind) -> Result<QuotaGrant, CoordError>;
+    /// Whether the coordinator answers now (Redis `PING`).
+    async fn probe(&self) -> Result<(), CoordError> {
+        Ok(())
+    }
 
     // Row mutex renewal and occupation locks in bulk (the leader's reconciliation).
     /// Extends the row mutex while its owner still holds it; `false` when it was lost.

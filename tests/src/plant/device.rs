@@ -105,6 +105,7 @@ async fn connect(args: &DeviceArgs) -> Result<Arc<Zeues>, String> {
             ..LeaderConfig::default()
         },
         presence: PresenceConfig::default(),
+        probe_every: Duration::from_secs(5),
     };
     loop {
         let wiring = Wiring {

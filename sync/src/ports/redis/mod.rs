@@ -382,6 +382,10 @@ impl Coordinator for RedisCoordinator {
         self.put_live(&LiveRow::new(&change.row)).await
     }
 
+    async fn probe(&self) -> Result<(), CoordError> {
+        self.ping().await
+    }
+
     async fn announce(&self, change: &RowChange) -> Result<(), CoordError> {
         self.append(change).await
     }

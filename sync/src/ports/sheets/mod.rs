@@ -737,6 +737,25 @@ impl Workbook for GoogleSheets {
         )
     }
 
+    async fn probe(&self) -> Result<(), WorkbookError> {
+        // Any HTTP answer from the endpoint (even 404) means it is reachable; no API call, no
+        // token, no quota.
+        match self
+            .http
+            .get(&self.config.base_url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(WorkbookError::Unavailable(format!(
+                "{} no responde: {}",
+                self.config.base_url,
+                e.without_url()
+            ))),
+        }
+    }
+
     async fn read_tab(&self, tab: &str) -> Result<Grid, WorkbookError> {
         let title = self.sheet(tab).await?.title;
         let Some(names) = wanted_columns(tab) else {
