@@ -258,20 +258,31 @@ impl Zeues {
             events.clone(),
             w.config,
         );
+        // A plant device that already has a replica starts at once and catches up from the
+        // change stream; only a first start (or standalone, where reads are free) loads the
+        // whole plant before the first screen.
+        let plant = w.plant.is_some();
+        let must_load = !plant || w.store.spool_count()? == 0;
         // The first snapshot runs on its own thread: this may be called from inside the runtime.
         let loader = engine.clone();
         let handle = rt.clone();
-        let loaded = std::thread::scope(|s| {
-            s.spawn(move || {
-                handle.block_on(async {
-                    let problems = loader.load_snapshot().await?;
-                    loader.import_audit().await?;
-                    Ok::<_, crate::ports::WorkbookError>(problems)
+        let loaded = if must_load {
+            std::thread::scope(|s| {
+                s.spawn(move || {
+                    handle.block_on(async {
+                        let problems = loader.load_snapshot().await?;
+                        if !plant {
+                            loader.import_audit().await?;
+                        }
+                        Ok::<_, crate::ports::WorkbookError>(problems)
+                    })
                 })
-            })
-            .join()
-            .map_err(|_| ApiError::internal("la carga inicial de la planta se interrumpió"))
-        })?;
+                .join()
+                .map_err(|_| ApiError::internal("la carga inicial de la planta se interrumpió"))
+            })?
+        } else {
+            Ok(Vec::new())
+        };
         match loaded {
             Ok(problems) if !problems.is_empty() => {
                 tracing::warn!(count = problems.len(), "filas de la planilla con problemas");
@@ -288,6 +299,12 @@ impl Zeues {
         match w.plant {
             Some(p) => {
                 rt.spawn(engine.clone().run_probes(p.probe_every));
+                let jitter = std::time::Duration::from_millis(rand::random::<u64>() % 30_000);
+                rt.spawn(
+                    engine
+                        .clone()
+                        .run_refresh(std::time::Duration::from_secs(5) + jitter),
+                );
                 rt.spawn(engine.clone().run_plant(p.follow, p.leader, p.presence))
             }
             None => rt.spawn(engine.clone().run()),

@@ -107,4 +107,36 @@ impl Engine {
         }
         Ok(imported)
     }
+
+    /// Plant mode: brings the audit log (for the history screens) and the workers list in the
+    /// background, within the read budget, instead of making every restarting tablet read the
+    /// whole workbook at once (a shift-start stampede would exhaust the fleet's quota).
+    pub async fn run_refresh(self: std::sync::Arc<Self>, first_after: std::time::Duration) {
+        let mut stop = self.stop.subscribe();
+        let mut wait = first_after;
+        let mut rounds: u64 = 0;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+            if rounds % 10 == 0 {
+                if let Ok(QuotaGrant::Granted) = self.coord.take_quota(QuotaKind::Read).await {
+                    if let Err(e) = self.load_snapshot().await {
+                        tracing::warn!(error = %e, "no se pudo refrescar la planta");
+                    }
+                }
+            }
+            match self.import_audit().await {
+                Ok(n) if n > 0 => tracing::info!(eventos = n, "auditoría importada"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "no se pudo importar la auditoría"),
+            }
+            rounds += 1;
+            wait = std::time::Duration::from_secs(60);
+        }
+    }
 }

@@ -84,7 +84,10 @@ impl DeviceProc {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
-            .env("RUST_LOG", "warn");
+            .env(
+                "RUST_LOG",
+                "warn,zeues_sync::engine::follow=info,zeues_sync::engine::leader=info",
+            );
         match failpoint {
             Some(fp) => {
                 cmd.env("ZEUES_FAILPOINTS", fp);
