@@ -240,32 +240,53 @@ impl Engine {
         chrono::Duration::milliseconds((capped * jitter) as i64)
     }
 
+    /// Updates the health record; when what can be reached changed (Sheets, Redis), the UI's
+    /// sync badge hears it at once (`SyncChanged`) instead of at the next applied command.
+    fn update_health(&self, f: impl FnOnce(&mut Health)) {
+        let changed = {
+            let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+            let before = (h.reachable, h.coord_reachable);
+            f(&mut h);
+            before != (h.reachable, h.coord_reachable)
+        };
+        if changed {
+            self.emit(AppEvent::SyncChanged {
+                status: self.status(),
+            });
+        }
+    }
+
     pub(crate) fn note_success(&self) {
-        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
-        h.last_sync = Some(self.clock.now());
-        h.last_error = None;
-        h.reachable = true;
+        let now = self.clock.now();
+        self.update_health(|h| {
+            h.last_sync = Some(now);
+            h.last_error = None;
+            h.reachable = true;
+        });
     }
 
     pub(crate) fn note_error(&self, e: &WorkbookError) {
-        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
-        h.last_error = Some(e.to_string());
-        h.reachable = !matches!(
-            e,
-            WorkbookError::Unavailable(_) | WorkbookError::OutcomeUnknown(_)
-        );
+        self.update_health(|h| {
+            h.last_error = Some(e.to_string());
+            h.reachable = !matches!(
+                e,
+                WorkbookError::Unavailable(_) | WorkbookError::OutcomeUnknown(_)
+            );
+        });
     }
 
     pub(crate) fn note_coord_ok(&self) {
-        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
-        h.coord_reachable = true;
-        h.coord_error = None;
+        self.update_health(|h| {
+            h.coord_reachable = true;
+            h.coord_error = None;
+        });
     }
 
     pub(crate) fn note_coord_error(&self, e: &crate::ports::CoordError) {
-        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
-        h.coord_error = Some(e.to_string());
-        h.coord_reachable = !matches!(e, crate::ports::CoordError::Unavailable(_));
+        self.update_health(|h| {
+            h.coord_error = Some(e.to_string());
+            h.coord_reachable = !matches!(e, crate::ports::CoordError::Unavailable(_));
+        });
     }
 
     pub fn status(&self) -> SyncStatus {

@@ -661,9 +661,20 @@ impl Engine {
                     return Ok(finished);
                 }
             }
+            let in_flight: Vec<String> = applied.iter().map(|(c, _)| c.id.clone()).collect();
+            self.store.mark_in_flight(&in_flight, true)?;
             super::failpoint::hit("push.before_write");
             if let Err(e) = self.workbook.write(&batch).await {
                 self.note_error(&e);
+                if !matches!(e, WorkbookError::OutcomeUnknown(_)) {
+                    // It certainly did not land: no need to search the audit log next time.
+                    let sure: Vec<String> = applied
+                        .iter()
+                        .filter(|(c, _)| !c.outcome_unknown)
+                        .map(|(c, _)| c.id.clone())
+                        .collect();
+                    self.store.mark_in_flight(&sure, false)?;
+                }
                 if matches!(e, WorkbookError::OutcomeUnknown(_)) {
                     let ids: Vec<String> = audited.keys().cloned().collect();
                     self.store.mark_conflicts_audit_unknown(&ids)?;

@@ -41,6 +41,9 @@ struct FlakyWorkbook {
     inner: LocalWorkbook,
     fault: Mutex<Fault>,
     writes: AtomicUsize,
+    /// When set, each write records whether every pending command was already marked in
+    /// flight (what a crash during the write would leave behind).
+    watch: Mutex<Option<(Arc<Store>, Vec<bool>)>>,
 }
 
 #[async_trait]
@@ -55,6 +58,12 @@ impl Workbook for FlakyWorkbook {
         self.inner.read_rows(tab, rows).await
     }
     async fn write(&self, batch: &WriteBatch) -> Result<(), WorkbookError> {
+        if let Some((store, seen)) = self.watch.lock().unwrap().as_mut() {
+            let pending = store
+                .ready_commands(Utc::now() + chrono::Duration::days(1), 100)
+                .unwrap();
+            seen.push(pending.iter().all(|c| c.outcome_unknown));
+        }
         let fault = *self.fault.lock().unwrap();
         match fault {
             Fault::None => {
@@ -103,6 +112,7 @@ async fn rig() -> Rig {
         inner: lw,
         fault: Mutex::new(Fault::None),
         writes: AtomicUsize::new(0),
+        watch: Mutex::new(None),
     });
     let (store, _) = Store::open(&dir.path().join("zeues.db")).unwrap();
     let store = Arc::new(store);
@@ -587,4 +597,50 @@ async fn a_tomar_is_claimed_and_announced_before_the_sheet_is_written() {
     r.clock.advance(600);
     assert_eq!(engine.push_once().await.unwrap(), 1);
     assert_eq!(r.plant_row(&tag).await.version, id);
+}
+
+#[tokio::test]
+async fn losing_and_regaining_the_workbook_is_announced_at_once() {
+    let mut r = rig().await;
+    let mut events = r.engine.events.subscribe();
+    let tag = r.free_arm_spool().tag;
+    *r.wb.fault.lock().unwrap() = Fault::Unavailable;
+    r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    r.engine.push_once().await.unwrap();
+    let sync_changed = |ev: Result<AppEvent, _>| matches!(ev, Ok(AppEvent::SyncChanged { .. }));
+    assert!(
+        sync_changed(events.try_recv()),
+        "the sync badge must hear that the workbook went away"
+    );
+    // Another failure changes nothing the badge shows: no event.
+    r.clock.advance(120);
+    r.engine.push_once().await.unwrap();
+    assert!(events.try_recv().is_err());
+    *r.wb.fault.lock().unwrap() = Fault::None;
+    r.clock.advance(120);
+    r.engine.push_once().await.unwrap();
+    let mut heard = false;
+    while let Ok(ev) = events.try_recv() {
+        heard |= sync_changed(Ok(ev));
+    }
+    assert!(heard, "and that it is back");
+}
+
+#[tokio::test]
+async fn commands_are_marked_in_flight_before_the_write_so_a_crash_is_settled_by_the_audit_log() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    *r.wb.watch.lock().unwrap() = Some((r.store.clone(), Vec::new()));
+    r.engine.push_once().await.unwrap();
+    let seen = r.wb.watch.lock().unwrap().take().unwrap().1;
+    assert_eq!(seen, vec![true], "in flight before the write");
+    let cmd = r.store.command(&id).unwrap().unwrap();
+    assert_eq!(cmd.status, CommandStatus::Applied);
+    // A write refused before it could land clears the mark again.
+    let tag2 = r.free_arm_spool().tag;
+    let id2 = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag2);
+    *r.wb.fault.lock().unwrap() = Fault::Unavailable;
+    r.engine.push_once().await.unwrap();
+    assert!(!r.store.command(&id2).unwrap().unwrap().outcome_unknown);
 }

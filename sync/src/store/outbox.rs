@@ -435,6 +435,22 @@ impl Store {
         Ok(())
     }
 
+    /// Write-ahead mark: these commands are about to be sent. Until they are marked applied, a
+    /// crash leaves them "outcome unknown", so the next try looks for them in the audit log
+    /// before deciding anything (never applying twice, never calling a landed command refused).
+    pub fn mark_in_flight(&self, command_ids: &[String], in_flight: bool) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for id in command_ids {
+            tx.execute(
+                "UPDATE outbox SET outcome_unknown = ?2 WHERE id = ?1 AND status = 'pending'",
+                params![id, in_flight],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// A try that failed for a reason other than a conflict: keep the command, say why, retry
     /// at `next_at`.
     pub fn mark_attempt_failed(
