@@ -520,6 +520,10 @@ impl Engine {
                     let (outcome, kept) = self.round(d, &cfg, &mut stop).await;
                     next_round = tokio::time::Instant::now()
                         + match outcome {
+                            // Right after a warm, look again soon: writes that landed while the
+                            // warm read the sheet (their publish lost with the old Redis) are
+                            // found and re-announced within seconds, not a whole poll later.
+                            Some(Ok(rep)) if rep.warmed.is_some() => cfg.renew_every(),
                             Some(Ok(_)) => cfg.poll_interval,
                             _ => cfg.renew_every(),
                         };

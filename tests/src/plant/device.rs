@@ -100,7 +100,7 @@ async fn connect(args: &DeviceArgs) -> Result<Arc<Zeues>, String> {
         follow: FollowConfig::default(),
         leader: LeaderConfig {
             lease_period: Duration::from_secs(6),
-            poll_interval: Duration::from_secs(10),
+            poll_interval: Duration::from_secs(5),
             orphan_grace: Duration::from_secs(30),
             ..LeaderConfig::default()
         },
@@ -350,8 +350,9 @@ pub async fn run(args: DeviceArgs) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // Everyone has drained: give the change stream time to reach this replica, then stop.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // Everyone has drained: give the change stream (and the leader's import, every 5 s) time
+    // to reach this replica, then stop.
+    tokio::time::sleep(Duration::from_secs(15)).await;
     z.shutdown();
     status.phase = "done".into();
     write_status(&args.dir, &status);
