@@ -8,6 +8,8 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev librsvg2-dev build-essential pkg-config libssl-dev file
   # run and test
   xvfb xauth webkit2gtk-driver dbus dbus-x11 redis-server python3-dbusmock imagemagick fonts-dejavu-core
+  # scripts/package.sh: find the installed app's window
+  x11-utils
 )
 
 step "Debian packages"

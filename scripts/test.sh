@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything CI checks, in order: setup, format, lints, all tests (property tests at
-# PROPTEST_CASES=10000), then the end-to-end window tests.
+# PROPTEST_CASES=10000), the end-to-end window tests, then the .deb (built, installed, started).
 source "$(dirname "$0")/lib.sh"
 
 timed bash scripts/setup.sh
@@ -34,3 +34,7 @@ timed bash scripts/chaos.sh
 
 step "end-to-end (real window)"
 timed bash scripts/e2e.sh
+
+# The one release build of CI: the .deb, installed with apt-get and started under Xvfb.
+step "package (.deb): build, install, start the installed app"
+timed bash scripts/package.sh

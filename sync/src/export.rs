@@ -74,18 +74,10 @@ pub fn decode_audit(grid: &Grid) -> Result<(Vec<AuditEvent>, Vec<String>), Expor
     Ok((events, problems))
 }
 
-/// One CSV field: formula-looking text neutralised, then quoted when needed (RFC 4180).
+/// One CSV field: formula-looking text neutralised, then quoted when needed (RFC 4180). The
+/// same rule as the supervisor desk's export ([`crate::reports::csv_field`]).
 pub fn field(v: &str) -> String {
-    let safe = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{v}")
-    } else {
-        v.to_string()
-    };
-    if safe.contains([',', '"', '\n', '\r']) || safe.starts_with(' ') || safe.ends_with(' ') {
-        format!("\"{}\"", safe.replace('"', "\"\""))
-    } else {
-        safe
-    }
+    crate::reports::csv_field(v)
 }
 
 fn line(out: &mut String, cells: &[String]) {
