@@ -129,6 +129,28 @@ fn base_url_override(config_path: &Path) -> Option<String> {
         })
 }
 
+/// The form has only the Redis URL; a private CA and the quota account come from the
+/// environment or the existing file's `[redis]` table, as they will when the device runs.
+fn apply_file_redis_settings(r: &mut zeues_sync::ports::redis::RedisConfig, config_path: &Path) {
+    let file = plant_config::load(config_path)
+        .ok()
+        .flatten()
+        .map(|c| c.redis)
+        .unwrap_or_default();
+    let get = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| file.get(k).cloned())
+    };
+    if let Some(ca) = get("ZEUES_REDIS_CA_FILE") {
+        r.ca_file = Some(ca);
+    }
+    if let Some(account) = get("ZEUES_QUOTA_ACCOUNT") {
+        r.quota.account = account;
+    }
+}
+
 /// The first-run form left empty = "use the demo plant".
 fn wants_demo(s: &PlantSettings) -> bool {
     s.spreadsheet.trim().is_empty()
@@ -141,7 +163,7 @@ pub async fn check(settings: &PlantSettings, config_path: &Path, data_dir: &Path
     let device_db = plant_config::plant_data_dir(data_dir).join(DEVICE_DB);
     let (config, plant) =
         match doctor::target_from_settings(settings, base_url_override(config_path)) {
-            Ok(t) => (
+            Ok(mut t) => (
                 ConfigState::Valid {
                     detail: format!(
                         "Formulario completo (planilla {}, equipo '{}')",
@@ -149,7 +171,12 @@ pub async fn check(settings: &PlantSettings, config_path: &Path, data_dir: &Path
                         settings.device_name.trim()
                     ),
                 },
-                Some(t),
+                {
+                    if let Some(r) = t.redis.as_mut() {
+                        apply_file_redis_settings(r, config_path);
+                    }
+                    Some(t)
+                },
             ),
             Err(reason) => (
                 ConfigState::Invalid {
