@@ -117,24 +117,29 @@ pub fn open(
     }
 }
 
+/// The configuration file as it is now, for the settings the form does not edit. A file that
+/// cannot be read is logged and treated as absent: saving replaces it.
+fn existing_config(config_path: &Path) -> Option<ConfigFile> {
+    match plant_config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "la configuración actual no se puede leer; se reemplazará al guardar");
+            None
+        }
+    }
+}
+
 fn base_url_override(config_path: &Path) -> Option<String> {
     std::env::var("ZEUES_SHEETS_BASE_URL")
         .ok()
         .filter(|u| !u.trim().is_empty())
-        .or_else(|| {
-            plant_config::load(config_path)
-                .ok()
-                .flatten()
-                .and_then(|c| c.sheets_base_url)
-        })
+        .or_else(|| existing_config(config_path).and_then(|c| c.sheets_base_url))
 }
 
 /// The form has only the Redis URL; a private CA and the quota account come from the
 /// environment or the existing file's `[redis]` table, as they will when the device runs.
 fn apply_file_redis_settings(r: &mut zeues_sync::ports::redis::RedisConfig, config_path: &Path) {
-    let file = plant_config::load(config_path)
-        .ok()
-        .flatten()
+    let file = existing_config(config_path)
         .map(|c| c.redis)
         .unwrap_or_default();
     let get = |k: &str| {
@@ -260,7 +265,7 @@ pub async fn save(
         redis: Default::default(),
     };
     // Keep what the form does not edit (tests' emulator address, Sentinel/quota settings).
-    if let Ok(Some(old)) = plant_config::load(config_path) {
+    if let Some(old) = existing_config(config_path) {
         cfg.sheets_base_url = old.sheets_base_url;
         cfg.redis = old.redis;
     }
