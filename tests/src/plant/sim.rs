@@ -182,7 +182,10 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
     };
     let control = dir.join("control");
     std::fs::create_dir_all(&control).map_err(|e| e.to_string())?;
+    // The fault schedule has its own generator so that it replays exactly for a seed, whatever
+    // the timing of device restarts (which draw from the other one).
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    let mut restart_rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x5eed_0f_c4a0);
     eprintln!(
         "plant-sim: seed={} devices={} spools={} minutes={} chaos={} dir={}",
         args.seed,
@@ -298,7 +301,7 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
                 } else if code != 0 {
                     eprintln!("plant-sim: device {} exited with {code}", d.args.index);
                 }
-                d.restart_at = Some(now + Duration::from_secs(rng.gen_range(1..4)));
+                d.restart_at = Some(now + Duration::from_secs(restart_rng.gen_range(1..4)));
             }
             if d.restart_at.is_some_and(|t| t <= now) {
                 d.restart_at = None;
