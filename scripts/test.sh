@@ -32,6 +32,9 @@ timed bash scripts/fidelity.sh
 step "plant simulator: short seeded chaos run"
 timed bash scripts/chaos.sh
 
+step "native notifications (DesktopNotifier → dbusmock notification daemon)"
+timed bash scripts/notify.sh
+
 step "end-to-end (real window)"
 timed bash scripts/e2e.sh
 

@@ -1,19 +1,103 @@
 //! The real window, end to end: the built app under tauri-driver + WebKitWebDriver, driven like
-//! a worker's fingers would. Run by `scripts/e2e.sh`; skipped loudly without `ZEUES_APP_BIN`.
+//! a worker's fingers (and a barcode reader) would. Run by `scripts/e2e.sh`; skipped loudly
+//! without `ZEUES_APP_BIN`. Every screen visited is saved under `target/e2e-screenshots/`; the
+//! measured figures (tap latency, cold start, memory, propagation) go to
+//! `target/e2e-metrics.json` for BENCHMARKS.md.
 
-use zeues_tests::support::e2e::{app_or_skip, with_session, Session, TestResult};
-use zeues_tests::support::DataDir;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-/// The ARMADO → an Armador → TOMAR path up to the spool list; returns the worker id.
-async fn open_tomar_arm(s: &Session) -> TestResult<String> {
-    s.click("#op-ARM").await?;
-    // Read before clicking: the click replaces the screen.
-    let worker = s.wait("#worker-list [data-roles~='Armador']").await?;
-    let worker_id = s.attr(&worker, "data-worker-id").await?;
-    worker.click().await?;
-    s.click("#accion-TOMAR").await?;
-    s.wait("#spool-list").await?;
-    Ok(worker_id)
+use fantoccini::Locator;
+use zeues_tests::chaos::Mode;
+use zeues_tests::support::e2e::{
+    app_or_skip, app_rss_kb, notification_log, webdriver_url, webdriver_url_b, with_session,
+    Session, TestResult,
+};
+use zeues_tests::support::plant::WindowPlant;
+use zeues_tests::support::{target_dir, DataDir};
+
+const ARMADOR: &str = "93"; // MR(93)
+const SOLDADOR: &str = "96"; // PM(96)
+const OTRO_ARMADOR: &str = "94"; // JP(94)
+const METROLOGO: &str = "95"; // MG(95)
+const SUPERVISOR: &str = "120"; // HC(120)
+
+/// Figures measured by the tests, merged into `target/e2e-metrics.json`.
+static METRICS: Mutex<BTreeMap<String, serde_json::Value>> = Mutex::new(BTreeMap::new());
+
+fn record(key: &str, value: serde_json::Value) -> TestResult {
+    eprintln!("metric {key} = {value}");
+    let path = target_dir().join("e2e-metrics.json");
+    let mut m = METRICS.lock().map_err(|e| e.to_string())?;
+    if m.is_empty() {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Ok(serde_json::Value::Object(old)) = serde_json::from_str(&text) {
+                m.extend(old);
+            }
+        }
+    }
+    m.insert(key.to_string(), value);
+    std::fs::write(&path, serde_json::to_string_pretty(&*m)?)?;
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+fn percentile(samples: &[Duration], p: f64) -> Duration {
+    let mut v = samples.to_vec();
+    v.sort();
+    let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
+    v[i]
+}
+
+fn latency_summary(samples: &[Duration]) -> serde_json::Value {
+    serde_json::json!({
+        "n": samples.len(),
+        "p50_ms": ms(percentile(samples, 0.50)),
+        "p95_ms": ms(percentile(samples, 0.95)),
+        "max_ms": ms(percentile(samples, 1.0)),
+    })
+}
+
+/// From the first screen: operation → worker (tap, or a badge scan) → action.
+async fn choose(s: &Session, op: &str, worker: &str, action: Option<&str>) -> TestResult {
+    s.click(&format!("#op-{op}")).await?;
+    s.wait(&format!("#worker-list [data-worker-id='{worker}']"))
+        .await?
+        .click()
+        .await?;
+    if let Some(a) = action {
+        s.click(&format!("#accion-{a}")).await?;
+        s.wait("#spool-list").await?;
+    }
+    Ok(())
+}
+
+/// On the spool list: select `tag`, continue, confirm; returns the tap-to-success latency.
+async fn confirm_one(s: &Session, tag: &str) -> TestResult<Duration> {
+    s.click(&format!("#spool-list button.spool-row[data-tag='{tag}']"))
+        .await?;
+    s.wait(&format!("[data-tag='{tag}'][data-selected='true']"))
+        .await?;
+    s.click("#continuar").await?;
+    s.wait(&format!("#confirmar-lista [data-tag='{tag}']"))
+        .await?;
+    let took = s.tap_latency("#confirmar", "#exito").await?;
+    Ok(took)
+}
+
+async fn back_home(s: &Session) -> TestResult {
+    s.click("#exito-continuar").await?;
+    s.wait("#pantalla-operacion").await?;
+    Ok(())
+}
+
+async fn exito_word(s: &Session) -> TestResult<String> {
+    Ok(s.text("#exito .exito-word").await?)
 }
 
 #[tokio::test]
@@ -31,8 +115,9 @@ async fn window_starts_and_shows_the_spool_list() -> TestResult {
             s.click("#sync-badge").await?;
             s.wait("#pendientes #sin-pendientes, #pendientes table")
                 .await?;
+            s.screenshot("sync-pendientes").await?;
             s.click("#cerrar-pendientes").await?;
-            open_tomar_arm(s).await?;
+            choose(s, "ARM", ARMADOR, Some("TOMAR")).await?;
             s.wait("#spool-list button.spool-row[data-tag]").await?;
             let counter = s.text("#seleccionados").await?;
             assert!(counter.starts_with("SELECCIONADOS: 0 / "), "{counter}");
@@ -53,68 +138,30 @@ async fn tomar_in_the_window_survives_a_restart() -> TestResult {
         return Ok(());
     };
     let data = DataDir::new("tomar")?;
-    let taken = std::sync::Arc::new(std::sync::Mutex::new(None::<(String, String)>));
+    let taken = std::sync::Arc::new(Mutex::new(None::<(String, String)>));
 
     let t = taken.clone();
     with_session(&app, data.path(), "tomar-first-run", move |s| {
         Box::pin(async move {
-            let worker_id = open_tomar_arm(s).await?;
+            choose(s, "ARM", ARMADOR, Some("TOMAR")).await?;
             let row = s
                 .wait("#spool-list button.spool-row[data-ocupado='false']")
                 .await?;
             let tag = s.attr(&row, "data-tag").await?;
-            row.click().await?;
-            let counter = s.text("#seleccionados").await?;
-            assert!(counter.starts_with("SELECCIONADOS: 1 / "), "{counter}");
-            s.click("#continuar").await?;
-            s.wait(&format!("#confirmar-lista [data-tag='{tag}']"))
-                .await?;
-            s.screenshot("tomar-confirmar").await?;
-            s.click("#confirmar").await?;
-            s.wait("#exito").await?;
-            s.screenshot("tomar-exito").await?;
+            confirm_one(s, &tag).await?;
             let summary = s.text("#exito-resumen").await?;
             assert!(
                 summary.contains(&tag),
                 "success text `{summary}` names {tag}"
             );
-            s.click("#exito-continuar").await?;
-            s.wait("#op-ARM").await?;
-
-            // The spool is no longer offered to TOMAR …
-            open_tomar_arm(s).await?;
-            s.wait("#spool-list .spool-row, #sin-spools").await?;
-            let still_free = s
-                .client
-                .find_all(fantoccini::Locator::Css(&format!(
-                    "#spool-list button.spool-row[data-tag='{tag}']"
-                )))
-                .await?;
-            assert!(
-                still_free.is_empty(),
-                "{tag} is still selectable after TOMAR"
-            );
-            // … and the dashboard shows who has it.
+            back_home(s).await?;
+            // The dashboard shows who has it.
             s.click("#link-dashboard").await?;
             let dash = s
                 .wait(&format!("#dashboard-list [data-tag='{tag}']"))
                 .await?;
             let by = s.attr(&dash, "data-ocupado-por").await?;
-            assert!(
-                by.ends_with(&format!("({worker_id})")),
-                "{tag} occupied by {by}"
-            );
-            s.screenshot("tomar-dashboard").await?;
-            // Tapping it shows its history, with the TOMAR just made as an open session.
-            dash.click().await?;
-            s.wait("#historial table.history").await?;
-            let history = s.text("#historial").await?;
-            assert!(
-                history.contains(&by),
-                "history of {tag} names {by}: {history}"
-            );
-            s.screenshot("tomar-historial").await?;
-            s.click("#cerrar-historial").await?;
+            assert_eq!(by, format!("MR({ARMADOR})"));
             *t.lock().map_err(|e| e.to_string())? = Some((tag, by));
             Ok(())
         })
@@ -123,7 +170,7 @@ async fn tomar_in_the_window_survives_a_restart() -> TestResult {
 
     // The app really used the data dir it was given (not the OS default).
     assert!(
-        data.path().join("logs").is_dir() && std::fs::read_dir(data.path())?.count() > 1,
+        data.path().join("logs").is_dir() && data.path().join("zeues.toml").is_file(),
         "the app wrote nothing into --data-dir {}",
         data.path().display()
     );
@@ -139,47 +186,6 @@ async fn tomar_in_the_window_survives_a_restart() -> TestResult {
                 .wait(&format!("#dashboard-list [data-tag='{tag}']"))
                 .await?;
             assert_eq!(s.attr(&dash, "data-ocupado-por").await?, by);
-            s.screenshot("tomar-after-restart").await?;
-            Ok(())
-        })
-    })
-    .await
-}
-
-#[tokio::test]
-async fn metrologia_rechazo_sends_the_spool_to_reparacion() -> TestResult {
-    let Some(app) = app_or_skip("metrologia_rechazo_sends_the_spool_to_reparacion") else {
-        return Ok(());
-    };
-    let data = DataDir::new("metrologia")?;
-    with_session(&app, data.path(), "metrologia", |s| {
-        Box::pin(async move {
-            s.click("#op-METROLOGIA").await?;
-            s.wait("#worker-list [data-worker-id]").await?;
-            s.screenshot("metrologia-trabajador").await?;
-            s.click("#worker-list [data-worker-id]").await?;
-            let row = s
-                .wait("#spool-list button.spool-row[data-ocupado='false']")
-                .await?;
-            let tag = s.attr(&row, "data-tag").await?;
-            row.click().await?;
-            s.click("#continuar").await?;
-            s.wait(&format!("#pantalla-metrologia [data-tag='{tag}']"))
-                .await?;
-            s.click("#metro-RECHAZADO").await?;
-            s.screenshot("metrologia-origen").await?;
-            s.click("#origen-ARM").await?;
-            s.wait("#exito").await?;
-            assert_eq!(s.text("#exito .exito-word").await?, "RECHAZADO");
-            s.click("#exito-continuar").await?;
-
-            // Rejected at ARM: an Armador can now take it for repair.
-            s.click("#op-REPARACION").await?;
-            s.click("#worker-list [data-roles~='Armador']").await?;
-            s.click("#accion-TOMAR").await?;
-            s.wait(&format!("#spool-list button.spool-row[data-tag='{tag}']"))
-                .await?;
-            s.screenshot("reparacion-tomar").await?;
             Ok(())
         })
     })
@@ -228,4 +234,583 @@ async fn a_corrupt_local_database_is_recovered_and_the_user_told() -> TestResult
         })
     })
     .await
+}
+
+/// Scenario 1 (standalone): a worker takes, pauses, takes again and completes a spool's ARM; a
+/// welder does SOLD; metrología rejects it (origin SOLD); a welder repairs it; it is inspected
+/// again and approved; the history shows every session. Also measures cold start, the
+/// tap-to-new-state latency and the app's memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_spool_goes_through_arm_sold_rejection_repair_and_approval() -> TestResult {
+    let Some(app) =
+        app_or_skip("standalone_spool_goes_through_arm_sold_rejection_repair_and_approval")
+    else {
+        return Ok(());
+    };
+    let data = DataDir::new("ciclo")?;
+
+    // Cold start on a fresh device: the window, the demo plant seeded, the first screen.
+    let t0 = Instant::now();
+    let s = Session::start(&app, data.path()).await?;
+    let outcome = async {
+        s.wait("#primer-inicio").await?;
+        record("cold_start_first_run_ms", ms(t0.elapsed()).into())?;
+        s.screenshot("01-primer-inicio").await?;
+        s.click("#usar-planta").await?;
+        s.wait("#form-planta").await?;
+        s.screenshot("01b-primer-inicio-planta").await?;
+        s.click("#usar-demo").await?;
+        s.wait("#pantalla-operacion").await?;
+        s.wait("#op-ARM .card-count:not(:empty)").await?;
+        s.screenshot("02-operacion").await?;
+
+        // ARM: a badge scan picks the worker.
+        s.click("#op-ARM").await?;
+        s.wait("#worker-list [data-worker-id]").await?;
+        s.screenshot("03-trabajador").await?;
+        s.scan(ARMADOR).await?;
+        s.wait("#pantalla-accion").await?;
+        s.screenshot("04-accion").await?;
+        s.click("#accion-TOMAR").await?;
+        let row = s
+            .wait("#spool-list button.spool-row[data-ocupado='false']")
+            .await?;
+        let tag = s.attr(&row, "data-tag").await?;
+        let mut writes = Vec::new();
+        // A TAG scan selects the spool on the list.
+        s.scan(&tag).await?;
+        s.wait(&format!("[data-tag='{tag}'][data-selected='true']"))
+            .await?;
+        s.screenshot("05-spools-escaneado").await?;
+        s.click("#continuar").await?;
+        s.wait(&format!("#confirmar-lista [data-tag='{tag}']"))
+            .await?;
+        s.screenshot("06-confirmar").await?;
+        writes.push(s.tap_latency("#confirmar", "#exito").await?);
+        assert_eq!(exito_word(&s).await?, "TOMADO");
+        s.screenshot("07-exito").await?;
+        back_home(&s).await?;
+
+        choose(&s, "ARM", ARMADOR, Some("PAUSAR")).await?;
+        writes.push(confirm_one(&s, &tag).await?);
+        assert_eq!(exito_word(&s).await?, "PAUSADO");
+        back_home(&s).await?;
+
+        choose(&s, "ARM", ARMADOR, Some("TOMAR")).await?;
+        writes.push(confirm_one(&s, &tag).await?);
+        back_home(&s).await?;
+
+        choose(&s, "ARM", ARMADOR, Some("COMPLETAR")).await?;
+        s.click(&format!("#spool-list button.spool-row[data-tag='{tag}']"))
+            .await?;
+        s.click("#continuar").await?;
+        s.wait("#pantalla-confirmar .fecha").await?;
+        s.screenshot("08-confirmar-completar").await?;
+        writes.push(s.tap_latency("#confirmar", "#exito").await?);
+        assert_eq!(exito_word(&s).await?, "COMPLETADO");
+        back_home(&s).await?;
+
+        // SOLD.
+        choose(&s, "SOLD", SOLDADOR, Some("TOMAR")).await?;
+        writes.push(confirm_one(&s, &tag).await?);
+        back_home(&s).await?;
+        choose(&s, "SOLD", SOLDADOR, Some("COMPLETAR")).await?;
+        writes.push(confirm_one(&s, &tag).await?);
+        back_home(&s).await?;
+
+        // Metrología rejects it: the defect is in the welding.
+        choose(&s, "METROLOGIA", METROLOGO, None).await?;
+        s.click(&format!("#spool-list button.spool-row[data-tag='{tag}']"))
+            .await?;
+        s.click("#continuar").await?;
+        s.wait(&format!("#pantalla-metrologia [data-tag='{tag}']"))
+            .await?;
+        s.screenshot("09-metrologia").await?;
+        s.click("#metro-RECHAZADO").await?;
+        s.wait("#origen-SOLD").await?;
+        s.screenshot("10-metrologia-origen").await?;
+        writes.push(s.tap_latency("#origen-SOLD", "#exito").await?);
+        assert_eq!(exito_word(&s).await?, "RECHAZADO");
+        back_home(&s).await?;
+
+        // A welder repairs it (Defecto_Origen = SOLD).
+        choose(&s, "REPARACION", SOLDADOR, Some("TOMAR")).await?;
+        let repair_row = s
+            .wait(&format!("#spool-list button.spool-row[data-tag='{tag}']"))
+            .await?;
+        assert!(repair_row.text().await?.contains("Ciclo 1/3"));
+        s.screenshot("11-reparacion-spools").await?;
+        writes.push(confirm_one(&s, &tag).await?);
+        back_home(&s).await?;
+        choose(&s, "REPARACION", SOLDADOR, Some("COMPLETAR")).await?;
+        writes.push(confirm_one(&s, &tag).await?);
+        back_home(&s).await?;
+
+        // Inspected again and approved.
+        choose(&s, "METROLOGIA", METROLOGO, None).await?;
+        s.click(&format!("#spool-list button.spool-row[data-tag='{tag}']"))
+            .await?;
+        s.click("#continuar").await?;
+        writes.push(s.tap_latency("#metro-APROBADO", "#exito").await?);
+        assert_eq!(exito_word(&s).await?, "APROBADO");
+        s.screenshot("12-exito-aprobado").await?;
+        back_home(&s).await?;
+
+        // The history: every session with its duration, and both inspections.
+        s.click("#link-dashboard").await?;
+        s.wait("#dashboard-list .dash-row").await?;
+        s.wait("#disp-ARM .stat-n").await?;
+        s.screenshot("13-quien-tiene-que").await?;
+        s.click("#dashboard-search").await?;
+        s.scan(&tag).await?;
+        s.wait(&format!("#historial[data-tag='{tag}'] #historial-sesiones"))
+            .await?;
+        let ops: Vec<String> = {
+            let rows = s
+                .client
+                .find_all(Locator::Css("#historial-sesiones tr.session"))
+                .await?;
+            let mut v = Vec::new();
+            for r in rows {
+                v.push(r.attr("data-op").await?.unwrap_or_default());
+            }
+            v
+        };
+        assert_eq!(
+            ops,
+            ["ARM", "ARM", "SOLD", "REPARACION"],
+            "sessions of {tag}"
+        );
+        let inspections = s
+            .client
+            .find_all(Locator::Css(
+                "#historial-eventos li[data-event='COMPLETAR_METROLOGIA']",
+            ))
+            .await?;
+        assert_eq!(inspections.len(), 2);
+        s.screenshot("14-historial").await?;
+        s.click("#cerrar-historial").await?;
+
+        // Tap latency on the spool list (pure UI) and on writes (IPC + SQLite).
+        let mut taps = Vec::new();
+        s.click("#inicio-logo").await?;
+        choose(&s, "ARM", ARMADOR, Some("TOMAR")).await?;
+        let first = s
+            .wait("#spool-list button.spool-row[data-ocupado='false']")
+            .await?;
+        let t = s.attr(&first, "data-tag").await?;
+        let row = format!("#spool-list button.spool-row[data-tag='{t}']");
+        for _ in 0..20 {
+            taps.push(
+                s.tap_latency(&row, &format!("{row}[data-selected='true']"))
+                    .await?,
+            );
+            taps.push(
+                s.tap_latency(&row, &format!("{row}[data-selected='false']"))
+                    .await?,
+            );
+        }
+        s.click("#inicio").await?;
+        s.wait("#pantalla-operacion").await?;
+        for _ in 0..6 {
+            choose(&s, "ARM", OTRO_ARMADOR, Some("TOMAR")).await?;
+            let row = s
+                .wait("#spool-list button.spool-row[data-ocupado='false']")
+                .await?;
+            let t = s.attr(&row, "data-tag").await?;
+            writes.push(confirm_one(&s, &t).await?);
+            back_home(&s).await?;
+            choose(&s, "ARM", OTRO_ARMADOR, Some("PAUSAR")).await?;
+            writes.push(confirm_one(&s, &t).await?);
+            back_home(&s).await?;
+        }
+        record("tap_select_spool", latency_summary(&taps))?;
+        record("tap_confirm_to_success", latency_summary(&writes))?;
+
+        // Memory with the plant loaded and every screen visited.
+        let (pid, own, total) = app_rss_kb(data.path())?;
+        eprintln!("app pid {pid}");
+        record(
+            "rss_kb",
+            serde_json::json!({ "app": own, "app_and_webkit": total }),
+        )?;
+
+        // A desktop screen: 1920×1080 without layout breakage.
+        s.window_size(1920, 1080).await?;
+        s.click("#link-dashboard").await?;
+        s.wait("#dashboard-list .dash-row").await?;
+        s.screenshot("15-quien-tiene-que-1920").await?;
+        s.click("#inicio-logo").await?;
+        s.wait("#pantalla-operacion").await?;
+        s.screenshot("16-operacion-1920").await?;
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    }
+    .await;
+    if outcome.is_err() {
+        if let Err(e) = s.screenshot("ciclo-failure").await {
+            eprintln!("could not save the failure screenshot: {e}");
+        }
+    }
+    s.close().await?;
+    outcome?;
+
+    // Second start: the plant is already there.
+    let t1 = Instant::now();
+    let s = Session::start(&app, data.path()).await?;
+    let warm = s.wait("#pantalla-operacion").await.map(|_| t1.elapsed());
+    s.close().await?;
+    record("cold_start_ms", ms(warm?).into())?;
+    Ok(())
+}
+
+/// Scenario 4: the supervisor desk. A wrong PIN is refused (and recorded); the right one opens
+/// the desk, where a BLOQUEADO spool gets OVERRIDE, audited in its history. Every tab is seen.
+#[tokio::test]
+async fn supervisor_wrong_pin_is_refused_and_override_is_audited() -> TestResult {
+    let Some(app) = app_or_skip("supervisor_wrong_pin_is_refused_and_override_is_audited") else {
+        return Ok(());
+    };
+    let data = DataDir::new("supervisor")?;
+    let export_dir = DataDir::new("export")?;
+    let export_path = export_dir.path().to_path_buf();
+    with_session(&app, data.path(), "supervisor", move |s| {
+        Box::pin(async move {
+            s.click("#link-supervisor").await?;
+            s.click(&format!("#supervisor-list [data-worker-id='{SUPERVISOR}']"))
+                .await?;
+            for d in ["0", "0", "0", "0"] {
+                s.click(&format!("#pin-{d}")).await?;
+            }
+            s.click("#pin-entrar").await?;
+            let refused = s.wait(".error-box[data-code='PIN_INCORRECTO']").await?;
+            assert!(refused.text().await?.contains("Quedan 4 intentos"));
+            assert!(!s.exists("#pantalla-supervisor").await?);
+            s.screenshot("20-supervisor-pin-incorrecto").await?;
+
+            let pin = s.wait("#pin-input").await?;
+            pin.send_keys(&format!(
+                "{}\u{E007}",
+                zeues_sync::demo::DEMO_SUPERVISOR_PIN
+            ))
+            .await?;
+            s.wait("#pantalla-supervisor #supervisor-ocupados table")
+                .await?;
+            s.screenshot("21-supervisor-ocupados").await?;
+
+            s.click("#tab-bloqueados").await?;
+            let row = s.wait("#supervisor-bloqueados tr[data-tag]").await?;
+            let tag = s.attr(&row, "data-tag").await?;
+            s.screenshot("22-supervisor-bloqueados").await?;
+            s.click(&format!("[id='override-{tag}']")).await?;
+            s.screenshot("23-supervisor-override-confirmar").await?;
+            s.click(&format!("[id='override-{tag}-si']")).await?;
+            let said = s.text("#supervisor-resultado").await?;
+            assert!(said.contains("Override registrado"), "{said}");
+            s.wait("#sin-bloqueados").await?;
+            s.screenshot("24-supervisor-override-hecho").await?;
+
+            // Audited: the spool's history has the override, by the supervisor.
+            s.click("#tab-ocupados").await?;
+            s.click("#supervisor-ocupados").await?;
+            s.scan(&tag).await?;
+            let ev = s
+                .wait("#historial #historial-eventos li[data-event='SUPERVISOR_OVERRIDE']")
+                .await?;
+            assert!(ev.text().await?.contains("HC(120)"));
+            s.screenshot("25-historial-override").await?;
+            s.click("#cerrar-historial").await?;
+
+            // The wrong PIN is in the trail.
+            s.click("#tab-accesos").await?;
+            s.wait("#accesos tr.fallido").await?;
+            s.screenshot("26-supervisor-accesos").await?;
+
+            for (tab, ready, shot) in [
+                (
+                    "#tab-conflictos",
+                    "#sin-conflictos",
+                    "27-supervisor-conflictos",
+                ),
+                ("#tab-metricas", "#metricas-total", "28-supervisor-metricas"),
+                (
+                    "#tab-sincronizacion",
+                    "#salud-sheets",
+                    "29-supervisor-sincronizacion",
+                ),
+            ] {
+                s.click(tab).await?;
+                s.wait(ready).await?;
+                s.screenshot(shot).await?;
+            }
+            s.click("#tab-exportar").await?;
+            let folder = s.wait("#exportar-carpeta").await?;
+            folder.clear().await?;
+            folder.send_keys(&export_path.display().to_string()).await?;
+            s.click("#exportar").await?;
+            let done = s.text("#exportar-resultado").await?;
+            assert!(done.contains("zeues-auditoria_"), "{done}");
+            s.screenshot("30-supervisor-exportar").await?;
+            let files: Vec<String> = std::fs::read_dir(&export_path)?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect();
+            assert_eq!(files.len(), 2, "{files:?}");
+            let audit = files
+                .iter()
+                .find(|f| f.starts_with("zeues-auditoria_"))
+                .ok_or("no audit CSV")?;
+            let csv = std::fs::read_to_string(export_path.join(audit))?;
+            assert!(csv.contains("SUPERVISOR_OVERRIDE") && csv.contains(&tag));
+            s.click("#supervisor-salir").await?;
+            s.wait("#pantalla-operacion").await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+async fn start_plant_device(
+    driver: &str,
+    app: &Path,
+    data: &Path,
+    name: &str,
+) -> TestResult<Session> {
+    let s = Session::start_on(driver, app, data).await?;
+    let first = s.ready().await;
+    match first {
+        Ok(false) => Ok(s),
+        Ok(true) => {
+            s.close().await?;
+            Err(format!("{name} showed the first-run screen: its plant config was not used").into())
+        }
+        Err(e) => {
+            if let Err(e2) = s.screenshot(&format!("{name}-failure")).await {
+                eprintln!("no failure screenshot: {e2}");
+            }
+            s.close().await?;
+            Err(e)
+        }
+    }
+}
+
+/// Scenario 2: two devices of one plant (Redis + the Sheets emulator). A takes a spool; B's
+/// dashboard shows it within 2 s; B cannot take it (SPOOL_OCUPADO naming A's worker).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plant_devices_see_each_others_tomar_within_two_seconds() -> TestResult {
+    let Some(app) = app_or_skip("plant_devices_see_each_others_tomar_within_two_seconds") else {
+        return Ok(());
+    };
+    let plant = WindowPlant::start(300, 42).await?;
+    let (da, db) = (DataDir::new("planta-a")?, DataDir::new("planta-b")?);
+    plant.configure(da.path(), "Tablet A", &plant.direct())?;
+    plant.configure(db.path(), "Tablet B", &plant.direct())?;
+    let a = start_plant_device(&webdriver_url(), &app, da.path(), "planta-a").await?;
+    let b = match start_plant_device(&webdriver_url_b(), &app, db.path(), "planta-b").await {
+        Ok(b) => b,
+        Err(e) => {
+            a.close().await?;
+            return Err(e);
+        }
+    };
+    let outcome = async {
+        b.click("#link-dashboard").await?;
+        b.wait("#dashboard-list").await?;
+        // Warm-up: the first change after two devices start waits for the leader to warm
+        // Redis' live cache; the figure below is the steady state a shift sees.
+        choose(&a, "ARM", ARMADOR, Some("TOMAR")).await?;
+        let row = a
+            .wait("#spool-list button.spool-row[data-ocupado='false']")
+            .await?;
+        let warm = row.attr("data-tag").await?.ok_or("no tag")?;
+        confirm_one(&a, &warm).await?;
+        back_home(&a).await?;
+        b.wait(&format!("#dashboard-list [data-tag='{warm}']"))
+            .await?;
+
+        choose(&a, "ARM", ARMADOR, Some("TOMAR")).await?;
+        let row = a
+            .wait("#spool-list button.spool-row[data-ocupado='false']")
+            .await?;
+        let tag = row.attr("data-tag").await?.ok_or("no tag")?;
+        a.click(&format!("#spool-list button.spool-row[data-tag='{tag}']"))
+            .await?;
+        a.click("#continuar").await?;
+        a.wait("#confirmar").await?;
+        let tapped = Instant::now();
+        a.click("#confirmar").await?;
+        a.wait("#exito").await?;
+        assert!(
+            !a.exists("#exito-pendiente").await?,
+            "A is online: nothing queued"
+        );
+        a.screenshot("40-planta-a-exito").await?;
+        // B's dashboard, driven only by the change stream.
+        let seen = format!("#dashboard-list [data-tag='{tag}'][data-ocupado-por='MR({ARMADOR})']");
+        loop {
+            if b.exists(&seen).await? {
+                break;
+            }
+            if tapped.elapsed() > Duration::from_secs(10) {
+                return Err(format!("B never showed {tag} as MR({ARMADOR})'s").into());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let propagation = tapped.elapsed();
+        record(
+            "plant_propagation_to_other_window_ms",
+            ms(propagation).into(),
+        )?;
+        assert!(
+            propagation <= Duration::from_secs(2),
+            "B showed it after {propagation:?}"
+        );
+        b.screenshot("41-planta-b-dashboard").await?;
+
+        // B cannot take it: greyed with its holder, and a scan says SPOOL_OCUPADO.
+        b.click("#inicio-logo").await?;
+        choose(&b, "ARM", OTRO_ARMADOR, Some("TOMAR")).await?;
+        b.click("#tag-filter").await?;
+        b.scan(&tag).await?;
+        let err = b
+            .wait("#aviso-spools-error .error-box[data-code='SPOOL_OCUPADO']")
+            .await?;
+        let text = err.text().await?;
+        assert!(
+            text.contains(&format!("ocupado por MR({ARMADOR})")),
+            "{text}"
+        );
+        assert!(
+            !b.exists(&format!("#spool-list button.spool-row[data-tag='{tag}']"))
+                .await?,
+            "B must not be offered {tag}"
+        );
+        b.screenshot("42-planta-b-spool-ocupado").await?;
+
+        // The desk of B lists both devices online.
+        b.click("#inicio").await?;
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    }
+    .await;
+    if outcome.is_err() {
+        for (s, n) in [(&a, "planta-a-failure"), (&b, "planta-b-failure")] {
+            if let Err(e) = s.screenshot(n).await {
+                eprintln!("no failure screenshot: {e}");
+            }
+        }
+    }
+    a.close().await?;
+    b.close().await?;
+    outcome
+}
+
+/// Scenario 3: A is cut off from Redis and Sheets; A's worker takes X (saved, queued); B takes X
+/// online; A reconnects: A shows the conflict banner, the desktop notification went out (the
+/// dbusmock log), and X is shown as B's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_tomar_that_lost_shows_the_conflict_and_notifies() -> TestResult {
+    let Some(app) = app_or_skip("offline_tomar_that_lost_shows_the_conflict_and_notifies") else {
+        return Ok(());
+    };
+    let Some(log) = notification_log() else {
+        panic!("ZEUES_NOTIFY_LOG is not set: scripts/e2e.sh starts the dbusmock notification daemon and sets it");
+    };
+    let plant = WindowPlant::start(300, 43).await?;
+    let (sheets_proxy, redis_proxy, route_a) = plant.proxies().await?;
+    let (da, db) = (DataDir::new("conflicto-a")?, DataDir::new("conflicto-b")?);
+    plant.configure(da.path(), "Tablet A", &route_a)?;
+    plant.configure(db.path(), "Tablet B", &plant.direct())?;
+    let a = start_plant_device(&webdriver_url(), &app, da.path(), "conflicto-a").await?;
+    let b = match start_plant_device(&webdriver_url_b(), &app, db.path(), "conflicto-b").await {
+        Ok(b) => b,
+        Err(e) => {
+            a.close().await?;
+            return Err(e);
+        }
+    };
+    let outcome = async {
+        // Cut A off; its badge says so without anyone tapping.
+        sheets_proxy.set(Mode::Cut);
+        redis_proxy.set(Mode::Cut);
+        a.until("A's badge shows it is offline", || async {
+            let c = a
+                .attr(&a.wait("#sync-badge").await?, "data-connectivity")
+                .await?;
+            Ok(c != "Online" && c != "Standalone")
+        })
+        .await?;
+        a.screenshot("50-conflicto-a-sin-conexion").await?;
+
+        choose(&a, "ARM", ARMADOR, Some("TOMAR")).await?;
+        let row = a
+            .wait("#spool-list button.spool-row[data-ocupado='false']")
+            .await?;
+        let tag = row.attr("data-tag").await?.ok_or("no tag")?;
+        confirm_one(&a, &tag).await?;
+        let queued = a.text("#exito-pendiente").await?;
+        assert_eq!(queued, "Guardado — se sincronizará");
+        a.screenshot("51-conflicto-a-guardado").await?;
+        back_home(&a).await?;
+        a.click("#sync-badge").await?;
+        a.wait(&format!("#pendientes tr[data-tag='{tag}']")).await?;
+        a.screenshot("52-conflicto-a-pendientes").await?;
+        a.click("#cerrar-pendientes").await?;
+
+        // B takes the same spool, online.
+        choose(&b, "ARM", OTRO_ARMADOR, Some("TOMAR")).await?;
+        confirm_one(&b, &tag).await?;
+        assert!(!b.exists("#exito-pendiente").await?);
+        back_home(&b).await?;
+
+        // A comes back.
+        sheets_proxy.set(Mode::Pass);
+        redis_proxy.set(Mode::Pass);
+        let banner = a
+            .wait_for(
+                &format!("#aviso-conflicto[data-tag='{tag}']"),
+                Duration::from_secs(90),
+            )
+            .await?;
+        let text = banner.text().await?;
+        assert!(text.contains(&format!("JP({OTRO_ARMADOR})")), "{text}");
+        a.screenshot("53-conflicto-a-aviso").await?;
+
+        // The desktop notification went out, naming the spool and the winner.
+        let summary = format!("Conflicto en spool {tag}");
+        let body =
+            format!("Spool {tag} fue tomado por JP({OTRO_ARMADOR}) mientras estabas sin conexión");
+        let started = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains(&summary) && text.contains(&body) {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                panic!(
+                    "no Notify with `{summary}` / `{body}` in {}:\n{text}",
+                    log.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        // X is B's on A's dashboard.
+        a.click("#link-dashboard").await?;
+        a.wait(&format!(
+            "#dashboard-list [data-tag='{tag}'][data-ocupado-por='JP({OTRO_ARMADOR})']"
+        ))
+        .await?;
+        a.screenshot("54-conflicto-a-dashboard").await?;
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    }
+    .await;
+    if outcome.is_err() {
+        for (s, n) in [(&a, "conflicto-a-failure"), (&b, "conflicto-b-failure")] {
+            if let Err(e) = s.screenshot(n).await {
+                eprintln!("no failure screenshot: {e}");
+            }
+        }
+    }
+    a.close().await?;
+    b.close().await?;
+    outcome
 }

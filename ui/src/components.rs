@@ -13,8 +13,17 @@ pub fn TopBar() -> impl IntoView {
     let st = expect_context::<AppState>();
     let crumbs = move || {
         let mut parts: Vec<String> = Vec::new();
-        if st.screen.get() == Screen::Dashboard {
-            return String::new();
+        match st.screen.get() {
+            Screen::Dashboard | Screen::Arranque | Screen::Configuracion => return String::new(),
+            Screen::SupervisorLogin => return "SUPERVISOR".to_string(),
+            Screen::Supervisor => {
+                return st
+                    .supervisor
+                    .get()
+                    .map(|s| format!("SUPERVISOR  ›  {}", s.worker.token))
+                    .unwrap_or_else(|| "SUPERVISOR".to_string())
+            }
+            _ => {}
         }
         if let Some(op) = st.op.get() {
             parts.push(op.label().to_string());
@@ -198,8 +207,10 @@ pub fn Notices() -> impl IntoView {
                     .into_iter()
                     .map(|n| {
                         let id = n.id;
+                        let tone = if n.dom_id == "aviso-conflicto" { "notice bad" } else { "notice" };
                         view! {
-                            <div class="notice" id=n.dom_id>
+                            <div class=tone id=n.dom_id data-tag=n.tag.clone().unwrap_or_default() role="alert">
+                                <span class="notice-icon">"!"</span>
                                 <div class="notice-text">
                                     <strong>{n.title}</strong>
                                     <span>{n.body}</span>
@@ -222,7 +233,8 @@ pub fn ErrorBox(error: ApiError) -> impl IntoView {
     view! {
         <div class="error-box" role="alert" data-code=error.code.clone()>
             <strong>{text::error_title(&error.code)}</strong>
-            <span>{error.message}</span>
+            <span class="error-message">{error.message}</span>
+            <span class="error-action">{text::error_action(&error.code)}</span>
         </div>
     }
 }
@@ -255,4 +267,26 @@ pub enum Load<T> {
     Loading,
     Ready(T),
     Failed(ApiError),
+}
+
+/// A copy of `source` that follows it once it has been still for `ms`: typing a filter (or a
+/// reader's burst) costs one query, not one per key.
+pub fn debounced(source: RwSignal<String>, ms: u64) -> RwSignal<String> {
+    let out = RwSignal::new(source.get_untracked());
+    let generation = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let v = source.get();
+        let g = generation.get_value() + 1;
+        generation.set_value(g);
+        set_timeout(
+            move || {
+                // The screen may be gone by then.
+                if generation.try_get_value() == Some(g) {
+                    out.try_set(v);
+                }
+            },
+            std::time::Duration::from_millis(ms),
+        );
+    });
+    out
 }

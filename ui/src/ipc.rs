@@ -1,15 +1,20 @@
 //! Calls into the Tauri shell (`window.__TAURI__`, enabled by `app.withGlobalTauri`) and its
-//! event stream. Arguments go through `serde-wasm-bindgen` as plain JSON-like objects; every
-//! failure comes back as an [`ApiError`] so screens branch on `code` only.
+//! event stream. Command names come only from `zeues_sync::ipc_names` (the list the shell's
+//! `build.rs` checks its commands and ACL against), argument and answer types only from
+//! `zeues_sync::api`; arguments go through `serde-wasm-bindgen` as plain JSON-like objects.
+//! Every failure comes back as an [`ApiError`] so screens branch on `code` only.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use zeues_sync::api::{
-    ActionOutcome, ActionRequest, ApiError, AppEvent, OpenReport, PendingCommand, SpoolHistory,
-    SpoolList, SpoolQuery, SyncStatus, WorkerView,
+    ActionOutcome, ActionRequest, ApiError, AppEvent, AppMode, ConflictDecision, ConflictMetrics,
+    ConflictView, Disponibles, DoctorReport, ExportRequest, ExportResult, OpenReport,
+    PendingCommand, Periodo, PinAttempt, PlantSettings, SpoolHistory, SpoolList, SpoolQuery,
+    SupervisorRequest, SyncHealth, SyncStatus, WorkerView,
 };
 use zeues_sync::domain::Operacion;
+use zeues_sync::ipc_names as cmd;
 
 /// The event name the shell emits every [`AppEvent`] on.
 pub const EVENT: &str = "zeues://event";
@@ -42,14 +47,18 @@ fn rejection(e: JsValue) -> ApiError {
     }
 }
 
-async fn call<A: Serialize, R: DeserializeOwned>(cmd: &str, args: &A) -> Result<R, ApiError> {
+async fn call<A: Serialize, R: DeserializeOwned>(
+    name: &'static str,
+    args: &A,
+) -> Result<R, ApiError> {
+    debug_assert!(cmd::ALL.contains(&name), "{name} is not in ipc_names::ALL");
     // json_compatible: maps become objects and `None` becomes `null`, as serde_json expects.
     let js_args = args
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(ipc_error)?;
-    let value = tauri_invoke(cmd, js_args).await.map_err(rejection)?;
+    let value = tauri_invoke(name, js_args).await.map_err(rejection)?;
     serde_wasm_bindgen::from_value(value)
-        .map_err(|e| ipc_error(format!("respuesta inesperada de {cmd}: {e}")))
+        .map_err(|e| ipc_error(format!("respuesta inesperada de {name}: {e}")))
 }
 
 #[derive(Serialize)]
@@ -71,36 +80,125 @@ struct TagArgs<'a> {
 }
 
 #[derive(Serialize)]
-struct RequestArgs<'a> {
-    request: &'a ActionRequest,
+struct RequestArgs<'a, T> {
+    request: &'a T,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginArgs<'a> {
+    supervisor_id: u32,
+    pin: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConflictsArgs {
+    include_resolved: bool,
+}
+
+#[derive(Serialize)]
+struct DecisionArgs<'a> {
+    decision: &'a ConflictDecision,
+}
+
+#[derive(Serialize)]
+struct PeriodoArgs<'a> {
+    periodo: &'a Periodo,
+}
+
+#[derive(Serialize)]
+struct DaysArgs {
+    days: u32,
+}
+
+#[derive(Serialize)]
+struct SettingsArgs<'a> {
+    settings: &'a PlantSettings,
 }
 
 pub async fn list_workers(operacion: Option<Operacion>) -> Result<Vec<WorkerView>, ApiError> {
-    call("list_workers", &OperacionArgs { operacion }).await
+    call(cmd::LIST_WORKERS, &OperacionArgs { operacion }).await
 }
 
 pub async fn list_spools(query: &SpoolQuery) -> Result<SpoolList, ApiError> {
-    call("list_spools", &QueryArgs { query }).await
+    call(cmd::LIST_SPOOLS, &QueryArgs { query }).await
 }
 
 pub async fn execute_action(request: &ActionRequest) -> Result<ActionOutcome, ApiError> {
-    call("execute_action", &RequestArgs { request }).await
+    call(cmd::EXECUTE_ACTION, &RequestArgs { request }).await
 }
 
 pub async fn sync_status() -> Result<SyncStatus, ApiError> {
-    call("sync_status", &NoArgs {}).await
+    call(cmd::SYNC_STATUS, &NoArgs {}).await
 }
 
 pub async fn pending_commands() -> Result<Vec<PendingCommand>, ApiError> {
-    call("pending_commands", &NoArgs {}).await
+    call(cmd::PENDING_COMMANDS, &NoArgs {}).await
 }
 
 pub async fn spool_history(tag: &str) -> Result<SpoolHistory, ApiError> {
-    call("spool_history", &TagArgs { tag }).await
+    call(cmd::SPOOL_HISTORY, &TagArgs { tag }).await
 }
 
 pub async fn open_report() -> Result<OpenReport, ApiError> {
-    call("open_report", &NoArgs {}).await
+    call(cmd::OPEN_REPORT, &NoArgs {}).await
+}
+
+pub async fn disponibles() -> Result<Disponibles, ApiError> {
+    call(cmd::DISPONIBLES, &NoArgs {}).await
+}
+
+pub async fn supervisor_login(supervisor_id: u32, pin: &str) -> Result<WorkerView, ApiError> {
+    call(cmd::SUPERVISOR_LOGIN, &LoginArgs { supervisor_id, pin }).await
+}
+
+pub async fn supervisor_action(request: &SupervisorRequest) -> Result<ActionOutcome, ApiError> {
+    call(cmd::SUPERVISOR_ACTION, &RequestArgs { request }).await
+}
+
+pub async fn list_conflicts(include_resolved: bool) -> Result<Vec<ConflictView>, ApiError> {
+    call(cmd::LIST_CONFLICTS, &ConflictsArgs { include_resolved }).await
+}
+
+pub async fn discard_conflict(decision: &ConflictDecision) -> Result<(), ApiError> {
+    call(cmd::DISCARD_CONFLICT, &DecisionArgs { decision }).await
+}
+
+pub async fn reapply_conflict(decision: &ConflictDecision) -> Result<ActionOutcome, ApiError> {
+    call(cmd::REAPPLY_CONFLICT, &DecisionArgs { decision }).await
+}
+
+pub async fn conflict_metrics(periodo: &Periodo) -> Result<ConflictMetrics, ApiError> {
+    call(cmd::CONFLICT_METRICS, &PeriodoArgs { periodo }).await
+}
+
+pub async fn sync_health() -> Result<SyncHealth, ApiError> {
+    call(cmd::SYNC_HEALTH, &NoArgs {}).await
+}
+
+pub async fn pin_attempts(days: u32) -> Result<Vec<PinAttempt>, ApiError> {
+    call(cmd::PIN_ATTEMPTS, &DaysArgs { days }).await
+}
+
+pub async fn export_csv(request: &ExportRequest) -> Result<ExportResult, ApiError> {
+    call(cmd::EXPORT_CSV, &RequestArgs { request }).await
+}
+
+pub async fn default_export_dir() -> Result<String, ApiError> {
+    call(cmd::DEFAULT_EXPORT_DIR, &NoArgs {}).await
+}
+
+pub async fn app_mode() -> Result<AppMode, ApiError> {
+    call(cmd::APP_MODE, &NoArgs {}).await
+}
+
+pub async fn probar_conexion(settings: &PlantSettings) -> Result<DoctorReport, ApiError> {
+    call(cmd::PROBAR_CONEXION, &SettingsArgs { settings }).await
+}
+
+pub async fn guardar_configuracion(settings: &PlantSettings) -> Result<AppMode, ApiError> {
+    call(cmd::GUARDAR_CONFIGURACION, &SettingsArgs { settings }).await
 }
 
 /// Calls `on_event` for every [`AppEvent`] the shell emits, for the life of the page.

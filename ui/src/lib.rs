@@ -3,6 +3,7 @@
 
 pub mod components;
 pub mod ipc;
+pub mod scanner;
 pub mod screens;
 pub mod state;
 pub mod text;

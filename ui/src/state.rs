@@ -1,16 +1,24 @@
 //! The flow's state (which screen, operation, worker, action and spools) and the root view.
-//! One `AppState` of signals lives in the Leptos context; screens read and move it.
+//! One `AppState` of signals lives in the Leptos context; screens read and move it. The shell
+//! pushes every change as an event (no polling); a one-second tick only redraws elapsed times.
+
+use std::time::Duration;
 
 use leptos::prelude::*;
-use zeues_sync::api::{ActionOutcome, AppEvent, SyncStatus, WorkerView};
+use zeues_sync::api::{ActionOutcome, AppEvent, AppMode, SyncStatus, WorkerView};
 use zeues_sync::domain::{Intent, Operacion};
 
 use crate::components::{Notices, PendingPanel, TopBar};
 use crate::ipc;
+use crate::scanner;
 use crate::screens;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
+    /// Until the shell said how this device runs.
+    Arranque,
+    /// First run: demo or plant (and the plant's connection form).
+    Configuracion,
     Operacion,
     Trabajador,
     Accion,
@@ -19,6 +27,8 @@ pub enum Screen {
     Confirmar,
     Exito,
     Dashboard,
+    SupervisorLogin,
+    Supervisor,
 }
 
 /// What the success screen shows.
@@ -36,11 +46,30 @@ pub struct Notice {
     pub dom_id: &'static str,
     pub title: String,
     pub body: String,
+    /// The spool it is about (conflicts), for `data-tag`.
+    pub tag: Option<String>,
+}
+
+/// A keyboard-wedge scan (a fast burst of keys ending in Enter), numbered so a screen acts on
+/// each one once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scan {
+    pub seq: u64,
+    pub code: String,
+}
+
+/// The supervisor inside the desk. The PIN stays in memory only while the desk is open: each
+/// supervisor action is checked again by the shell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupervisorSession {
+    pub worker: WorkerView,
+    pub pin: String,
 }
 
 #[derive(Clone, Copy)]
 pub struct AppState {
     pub screen: RwSignal<Screen>,
+    pub mode: RwSignal<Option<AppMode>>,
     pub op: RwSignal<Option<Operacion>>,
     pub worker: RwSignal<Option<WorkerView>>,
     pub intent: RwSignal<Option<Intent>>,
@@ -52,13 +81,24 @@ pub struct AppState {
     pub notices: RwSignal<Vec<Notice>>,
     /// The "pendientes de sincronizar" panel behind the sync badge.
     pub pending_open: RwSignal<bool>,
+    pub scan: RwSignal<Option<Scan>>,
+    /// Bumped by Escape: open panels close.
+    pub escape: RwSignal<u64>,
+    /// Seconds since the epoch, ticking every second (elapsed times).
+    pub now: RwSignal<i64>,
+    pub supervisor: RwSignal<Option<SupervisorSession>>,
     next_notice: RwSignal<u64>,
+}
+
+pub fn now_secs() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
 }
 
 impl AppState {
     fn new() -> Self {
         AppState {
-            screen: RwSignal::new(Screen::Operacion),
+            screen: RwSignal::new(Screen::Arranque),
+            mode: RwSignal::new(None),
             op: RwSignal::new(None),
             worker: RwSignal::new(None),
             intent: RwSignal::new(None),
@@ -68,6 +108,10 @@ impl AppState {
             replica_rev: RwSignal::new(0),
             notices: RwSignal::new(Vec::new()),
             pending_open: RwSignal::new(false),
+            scan: RwSignal::new(None),
+            escape: RwSignal::new(0),
+            now: RwSignal::new(now_secs()),
+            supervisor: RwSignal::new(None),
             next_notice: RwSignal::new(0),
         }
     }
@@ -77,16 +121,28 @@ impl AppState {
     }
 
     /// Back to the first screen with nothing chosen (INICIO, end of the success countdown).
+    /// Leaving the desk forgets the supervisor's PIN.
     pub fn reset(&self) {
         self.op.set(None);
         self.worker.set(None);
         self.intent.set(None);
         self.selected.set(Vec::new());
         self.done.set(None);
+        self.supervisor.set(None);
         self.go(Screen::Operacion);
     }
 
     pub fn notify(&self, dom_id: &'static str, title: impl Into<String>, body: impl Into<String>) {
+        self.notify_about(dom_id, None, title, body);
+    }
+
+    pub fn notify_about(
+        &self,
+        dom_id: &'static str,
+        tag: Option<String>,
+        title: impl Into<String>,
+        body: impl Into<String>,
+    ) {
         let id = self.next_notice.get_untracked() + 1;
         self.next_notice.set(id);
         self.notices.update(|n| {
@@ -95,12 +151,19 @@ impl AppState {
                 dom_id,
                 title: title.into(),
                 body: body.into(),
+                tag,
             })
         });
     }
 
     pub fn dismiss(&self, id: u64) {
         self.notices.update(|n| n.retain(|x| x.id != id));
+    }
+
+    /// The latest scan's number now: a screen acts only on scans after it.
+    pub fn scan_mark(&self) -> u64 {
+        self.scan
+            .with_untracked(|s| s.as_ref().map_or(0, |s| s.seq))
     }
 
     /// Re-reads the sync status (after a local write; events keep it fresh otherwise).
@@ -110,6 +173,33 @@ impl AppState {
             match ipc::sync_status().await {
                 Ok(s) => sync.set(Some(s)),
                 Err(e) => web_sys::console::warn_1(&format!("sync_status: {e}").into()),
+            }
+        });
+    }
+
+    /// Asks the shell how this device runs and opens the matching first screen.
+    pub fn load_mode(&self) {
+        let st = *self;
+        leptos::task::spawn_local(async move {
+            match ipc::app_mode().await {
+                Ok(mode) => {
+                    let first = if mode == AppMode::SinConfigurar {
+                        Screen::Configuracion
+                    } else {
+                        Screen::Operacion
+                    };
+                    st.mode.set(Some(mode));
+                    if st.screen.get_untracked() == Screen::Arranque {
+                        st.go(first);
+                    }
+                }
+                Err(e) => {
+                    // An older shell without first-run commands: straight to work.
+                    web_sys::console::warn_1(&format!("app_mode: {e}").into());
+                    if st.screen.get_untracked() == Screen::Arranque {
+                        st.go(Screen::Operacion);
+                    }
+                }
             }
         });
     }
@@ -124,11 +214,19 @@ impl AppState {
                 winner,
             } => {
                 let body = match winner {
-                    Some(w) => format!("{message} (registró primero: {w})"),
-                    None => message,
+                    Some(w) if !message.contains(&w) => {
+                        format!("{message} (registró primero: {w})")
+                    }
+                    _ => message,
                 };
-                self.notify("aviso-conflicto", format!("Conflicto en {tag}"), body);
+                self.notify_about(
+                    "aviso-conflicto",
+                    Some(tag.clone()),
+                    format!("Conflicto en {tag}"),
+                    format!("{body}. Un supervisor puede revisarlo en SUPERVISOR › CONFLICTOS."),
+                );
                 self.replica_rev.update(|r| *r += 1);
+                self.refresh_sync();
             }
         }
     }
@@ -139,6 +237,13 @@ impl AppState {
 pub fn App() -> impl IntoView {
     let st = AppState::new();
     provide_context(st);
+    scanner::install(st);
+
+    match set_interval_with_handle(move || st.now.set(now_secs()), Duration::from_secs(1)) {
+        // The root lives as long as the page.
+        Ok(handle) => on_cleanup(move || handle.clear()),
+        Err(e) => web_sys::console::warn_1(&e),
+    }
 
     leptos::task::spawn_local(async move {
         if let Err(e) = ipc::listen_events(move |ev| st.on_event(ev)).await {
@@ -159,9 +264,11 @@ pub fn App() -> impl IntoView {
                     );
                 }
             }
+            Err(e) if e.code == "SIN_CONFIGURAR" => {}
             Err(e) => web_sys::console::warn_1(&format!("open_report: {e}").into()),
         }
     });
+    st.load_mode();
     st.refresh_sync();
 
     view! {
@@ -170,6 +277,8 @@ pub fn App() -> impl IntoView {
             <Notices/>
             <main class="screen">
                 {move || match st.screen.get() {
+                    Screen::Arranque => view! { <div class="page arranque"><p class="hint">"Iniciando…"</p></div> }.into_any(),
+                    Screen::Configuracion => view! { <screens::configuracion::Configuracion/> }.into_any(),
                     Screen::Operacion => view! { <screens::operacion::Operacion/> }.into_any(),
                     Screen::Trabajador => view! { <screens::trabajador::Trabajador/> }.into_any(),
                     Screen::Accion => view! { <screens::accion::Accion/> }.into_any(),
@@ -178,6 +287,8 @@ pub fn App() -> impl IntoView {
                     Screen::Confirmar => view! { <screens::confirmar::Confirmar/> }.into_any(),
                     Screen::Exito => view! { <screens::exito::Exito/> }.into_any(),
                     Screen::Dashboard => view! { <screens::dashboard::Dashboard/> }.into_any(),
+                    Screen::SupervisorLogin => view! { <screens::supervisor_login::SupervisorLogin/> }.into_any(),
+                    Screen::Supervisor => view! { <screens::supervisor::Supervisor/> }.into_any(),
                 }}
             </main>
             {move || st.pending_open.get().then(|| view! { <PendingPanel/> })}

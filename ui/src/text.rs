@@ -25,7 +25,83 @@ pub fn error_title(code: &str) -> &'static str {
         "TAG_INVALIDO" => "TAG inválido",
         "LOTE_INVALIDO" => "Selección inválida",
         "ERROR_IPC" => "La ventana no pudo comunicarse con la aplicación",
+        "PIN_INCORRECTO" => "PIN de supervisor incorrecto",
+        "PIN_BLOQUEADO" => "PIN bloqueado por intentos fallidos",
+        "PIN_NO_CONFIGURADO" => "Este equipo no tiene PIN de supervisor",
+        "PIN_INVALIDO" => "PIN no válido",
+        "SIN_CONFIGURAR" => "Equipo sin configurar",
+        "PERIODO_INVALIDO" => "Período no válido",
+        "CARPETA_INVALIDA" => "Carpeta no válida",
+        "ERROR_ESCRITURA" => "No se pudo guardar el archivo",
+        "CONFLICTO_NO_ENCONTRADO" => "Conflicto no encontrado",
+        "CONFLICTO_RESUELTO" => "El conflicto ya fue resuelto",
+        "ERROR_LOCAL" => "Error de la base de datos de este equipo",
         _ => "Error inesperado",
+    }
+}
+
+/// What the person in front of the screen should do about an error `code`.
+pub fn error_action(code: &str) -> &'static str {
+    match code {
+        "SPOOL_NO_ENCONTRADO" => "Revise el TAG (o escanéelo de nuevo). Si el spool es nuevo, pida que lo agreguen a la planilla.",
+        "WORKER_NO_ENCONTRADO" => "Elija su nombre de la lista. Si no aparece, pida a su supervisor que lo active.",
+        "ROL_NO_AUTORIZADO" => "Vuelva y elija otra operación, o pida a su supervisor que le asigne el rol.",
+        "SPOOL_OCUPADO" => "Espere a que quien lo tiene lo pause o complete, o elija otro spool.",
+        "NO_ES_OCUPANTE" => "Solo quien tomó el spool puede pausarlo o completarlo. Un supervisor puede forzar la liberación.",
+        "DEPENDENCIAS_NO_SATISFECHAS" => "Complete primero el paso anterior del spool.",
+        "OPERACION_YA_COMPLETADA" => "No hay nada más que hacer en esta operación. Si es un error, avise a su supervisor.",
+        "TRANSICION_INVALIDA" => "Vuelva al inicio y revise el estado del spool en QUIÉN TIENE QUÉ.",
+        "SPOOL_BLOQUEADO" => "Tres rechazos: solo un supervisor puede desbloquearlo (OVERRIDE).",
+        "DATOS_CORRUPTOS" => "No use este spool. Avise a soporte indicando el TAG y la columna del mensaje.",
+        "ESQUEMA_INCOMPATIBLE" => "Avise a soporte: alguien cambió la planilla. No se escribió nada.",
+        "SIN_CONEXION" => "Puede seguir trabajando: todo queda guardado en este equipo.",
+        "CONFLICTO" => "Un supervisor puede descartarlo o re-aplicarlo en SUPERVISOR › CONFLICTOS.",
+        "CUOTA_SHEETS" => "No haga nada: se reintenta solo en un minuto.",
+        "PIN_INCORRECTO" => "Escriba el PIN otra vez con cuidado.",
+        "PIN_BLOQUEADO" => "Espere unos minutos o pida a otro supervisor que entre.",
+        "PIN_NO_CONFIGURADO" => "Configure el PIN de supervisor en la configuración de planta.",
+        "SIN_CONFIGURAR" => "Elija la planta de demostración o conecte la planta.",
+        "PERIODO_INVALIDO" => "Use fechas DD-MM-AAAA, con «desde» antes de «hasta».",
+        "CARPETA_INVALIDA" | "ERROR_ESCRITURA" => "Elija una carpeta existente donde pueda escribir.",
+        "ERROR_IPC" | "ERROR_INTERNO" | "ERROR_LOCAL" => "Cierre y abra ZEUES. Si se repite, avise a soporte con la hora.",
+        _ => "Intente de nuevo. Si se repite, avise a su supervisor.",
+    }
+}
+
+/// Occupations longer than this are highlighted (one shift).
+pub const LONG_OCCUPATION_SECS: i64 = 8 * 3600;
+
+/// What a command saved on this device and not synced yet says (not an error).
+pub const QUEUED: &str = "Guardado — se sincronizará";
+
+/// `ARM` → `ARMADO`, … (codes as the replica stores them).
+pub fn op_label(code: &str) -> &str {
+    match code {
+        "ARM" => "ARMADO",
+        "SOLD" => "SOLDADURA",
+        "METROLOGIA" => "METROLOGÍA",
+        "REPARACION" => "REPARACIÓN",
+        other => other,
+    }
+}
+
+/// An audit event type as people read it.
+pub fn event_label(code: &str) -> &str {
+    match code {
+        "COMPLETAR_METROLOGIA" => "Inspección de metrología",
+        "SUPERVISOR_OVERRIDE" => "Override de supervisor",
+        "FORZAR_LIBERACION" => "Liberación forzada",
+        "CONFLICTO" => "Conflicto",
+        "TOMAR_SPOOL" => "Tomado",
+        "PAUSAR_SPOOL" => "Pausado",
+        "COMPLETAR_ARM" => "ARM completado",
+        "COMPLETAR_SOLD" => "SOLD completado",
+        "CANCELAR_ARM" | "CANCELAR_SOLD" | "CANCELAR_REPARACION" => "Cancelado",
+        "TOMAR_REPARACION" => "Reparación tomada",
+        "PAUSAR_REPARACION" => "Reparación pausada",
+        "COMPLETAR_REPARACION" => "Reparación completada",
+        "MIGRACION_ESQUEMA" => "Migración de la planilla",
+        other => other,
     }
 }
 
@@ -222,6 +298,21 @@ mod tests {
         assert_eq!(elapsed(3 * 3600 + 5 * 60), "3h 5m");
         assert_eq!(elapsed(26 * 3600), "26h 0m");
         assert_eq!(elapsed(-5), "0m");
+    }
+
+    #[test]
+    fn every_error_says_what_to_do() {
+        for c in [
+            "SPOOL_OCUPADO",
+            "SPOOL_BLOQUEADO",
+            "SIN_CONEXION",
+            "PIN_BLOQUEADO",
+            "DATOS_CORRUPTOS",
+        ] {
+            assert_ne!(error_action(c), error_action("NO_EXISTE"), "{c}");
+        }
+        assert_eq!(op_label("REPARACION"), "REPARACIÓN");
+        assert_eq!(QUEUED, "Guardado — se sincronizará");
     }
 
     #[test]

@@ -39,6 +39,16 @@ pub fn webdriver_url() -> String {
     std::env::var("ZEUES_WEBDRIVER_URL").unwrap_or_else(|_| "http://127.0.0.1:4444".into())
 }
 
+/// The second tauri-driver (a second app instance = a second device).
+pub fn webdriver_url_b() -> String {
+    std::env::var("ZEUES_WEBDRIVER_URL_B").unwrap_or_else(|_| "http://127.0.0.1:4446".into())
+}
+
+/// The dbusmock notification daemon's log (`scripts/e2e.sh` starts it), if any.
+pub fn notification_log() -> Option<PathBuf> {
+    std::env::var_os("ZEUES_NOTIFY_LOG").map(PathBuf::from)
+}
+
 pub fn screenshot_dir() -> PathBuf {
     super::target_dir().join("e2e-screenshots")
 }
@@ -53,6 +63,11 @@ impl Session {
     /// Starts the app on `data_dir` (passed as `--data-dir`, since tauri-driver does not
     /// forward the test's environment).
     pub async fn start(app: &Path, data_dir: &Path) -> TestResult<Session> {
+        Self::start_on(&webdriver_url(), app, data_dir).await
+    }
+
+    /// Starts the app through the tauri-driver at `driver` (one per app instance).
+    pub async fn start_on(driver: &str, app: &Path, data_dir: &Path) -> TestResult<Session> {
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), serde_json::json!("wry"));
         caps.insert(
@@ -64,16 +79,90 @@ impl Session {
         );
         let client = ClientBuilder::native()
             .capabilities(caps)
-            .connect(&webdriver_url())
+            .connect(driver)
             .await?;
         Ok(Session { client })
     }
 
+    /// Waits for the first screen; a fresh device shows the first-run screen, where this
+    /// picks the demo plant. Returns whether it had to.
+    pub async fn ready(&self) -> TestResult<bool> {
+        let first = self.wait("#primer-inicio, #pantalla-operacion").await?;
+        if first.attr("id").await?.as_deref() == Some("primer-inicio") {
+            self.click("#usar-demo").await?;
+            self.wait("#pantalla-operacion").await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Whether `css` matches something now (no waiting).
+    pub async fn exists(&self, css: &str) -> TestResult<bool> {
+        Ok(!self.client.find_all(Locator::Css(css)).await?.is_empty())
+    }
+
+    /// Clicks `click` inside the page and measures, in the page's own clock, how long until
+    /// the DOM shows `until` (a MutationObserver, so no polling granularity). This is the
+    /// tap-to-new-state latency a person sees, without WebDriver's round trips.
+    pub async fn tap_latency(&self, click: &str, until: &str) -> TestResult<Duration> {
+        let ms = self
+            .client
+            .execute_async(
+                r#"const [click, until, done] = arguments;
+                   const el = document.querySelector(click);
+                   if (!el) { done(-1); return; }
+                   const t0 = performance.now();
+                   let finished = false;
+                   const finish = () => {
+                     if (finished) return;
+                     finished = true;
+                     obs.disconnect();
+                     done(performance.now() - t0);
+                   };
+                   const obs = new MutationObserver(() => {
+                     if (document.querySelector(until)) finish();
+                   });
+                   obs.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+                   el.click();
+                   if (document.querySelector(until)) finish();
+                   setTimeout(() => { if (!finished) { finished = true; obs.disconnect(); done(-2); } }, 15000);"#,
+                vec![serde_json::json!(click), serde_json::json!(until)],
+            )
+            .await?;
+        let ms = ms.as_f64().ok_or("tap_latency: no number")?;
+        if ms < 0.0 {
+            return Err(
+                format!("tap_latency: `{click}` missing or `{until}` never shown ({ms})").into(),
+            );
+        }
+        Ok(Duration::from_secs_f64(ms / 1000.0))
+    }
+
+    /// Types `code` + Enter into whatever has the focus, as fast as a keyboard-wedge barcode
+    /// reader does.
+    pub async fn scan(&self, code: &str) -> TestResult {
+        let el = self.client.active_element().await?;
+        el.send_keys(&format!("{code}\u{E007}")).await?;
+        Ok(())
+    }
+
+    /// Resizes the window (Xvfb's screen must be at least this big).
+    pub async fn window_size(&self, width: u32, height: u32) -> TestResult {
+        self.client.set_window_size(width, height).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(())
+    }
+
     pub async fn wait(&self, css: &str) -> TestResult<Element> {
+        self.wait_for(css, TIMEOUT).await
+    }
+
+    /// Like [`Session::wait`] with its own limit (what depends on a retry timer).
+    pub async fn wait_for(&self, css: &str, limit: Duration) -> TestResult<Element> {
         Ok(self
             .client
             .wait()
-            .at_most(TIMEOUT)
+            .at_most(limit)
             .for_element(Locator::Css(css))
             .await
             .map_err(|e| format!("waiting for `{css}`: {e}"))?)
@@ -158,7 +247,10 @@ where
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = TestResult> + 's>>,
 {
     let session = Session::start(app, data_dir).await?;
-    let outcome = scenario(&session).await;
+    let outcome = match session.ready().await {
+        Ok(_) => scenario(&session).await,
+        Err(e) => Err(e),
+    };
     if outcome.is_err() {
         if let Err(e) = session.screenshot(&format!("{name}-failure")).await {
             eprintln!("could not save the failure screenshot: {e}");
@@ -167,4 +259,52 @@ where
     let closed = session.close().await;
     outcome?;
     closed
+}
+
+/// Resident memory (kB) of the app started on `data_dir` and of every process under it (the
+/// WebKit web and network processes), found by the `--data-dir` in its command line.
+pub fn app_rss_kb(data_dir: &Path) -> TestResult<(u32, u64, u64)> {
+    let needle = data_dir.to_string_lossy().to_string();
+    let mut app = None;
+    let mut parents: Vec<(u32, u32, u64)> = Vec::new();
+    for entry in std::fs::read_dir("/proc")? {
+        let entry = entry?;
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let rss = field("VmRSS:").unwrap_or(0);
+        let ppid = field("PPid:").unwrap_or(0) as u32;
+        parents.push((pid, ppid, rss));
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmdline);
+        if cmd.contains(&needle) && cmd.contains("--data-dir") && !cmd.contains("WebKitWebDriver") {
+            app = Some((pid, rss));
+        }
+    }
+    let (pid, own) = app.ok_or("the app's process was not found")?;
+    let mut total = own;
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        for (child, parent, rss) in &parents {
+            if *parent == p {
+                total += rss;
+                frontier.push(*child);
+            }
+        }
+    }
+    Ok((pid, own, total))
 }

@@ -1,6 +1,7 @@
 //! Test support: finding binaries and folders, temporary data dirs, the WebDriver session.
 
 pub mod e2e;
+pub mod plant;
 
 use std::path::PathBuf;
 

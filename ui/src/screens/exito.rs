@@ -42,7 +42,7 @@ pub fn Exito() -> impl IntoView {
     let queued = done
         .as_ref()
         .is_some_and(|d| d.outcome.queued)
-        .then(|| view! { <p class="hint">"Guardado en este equipo — se sincronizará"</p> });
+        .then(|| view! { <p class="queued" id="exito-pendiente">{text::QUEUED}</p> });
     let failures = done
         .map(|d| {
             d.outcome

@@ -2,7 +2,7 @@
 //! `Ocupado por MR(93)`), NV/TAG filters, a TAG scan selects, select all/none, at most 50.
 
 use leptos::prelude::*;
-use zeues_sync::api::{ForAction, SpoolList, SpoolQuery, SpoolView};
+use zeues_sync::api::{ApiError, ForAction, SpoolList, SpoolQuery, SpoolView};
 use zeues_sync::domain::{Intent, Operacion, MAX_BATCH};
 
 use crate::components::{ErrorBox, Footer, Load};
@@ -29,12 +29,15 @@ pub fn Spools() -> impl IntoView {
     let nv_f = RwSignal::new(String::new());
     let list = RwSignal::new(Load::<SpoolList>::Loading);
     let notice = RwSignal::new(None::<String>);
+    let scan_error = RwSignal::new(None::<ApiError>);
     let seq = StoredValue::new(0u64);
 
+    let tag_q = crate::components::debounced(tag_f, 150);
+    let nv_q = crate::components::debounced(nv_f, 150);
     Effect::new(move |_| {
         let query = SpoolQuery {
-            tag: non_empty(tag_f.get()),
-            nv: non_empty(nv_f.get()),
+            tag: non_empty(tag_q.get()),
+            nv: non_empty(nv_q.get()),
             for_action: worker_id
                 .zip(intent)
                 .map(|(worker_id, intent)| ForAction { worker_id, intent }),
@@ -95,12 +98,11 @@ pub fn Spools() -> impl IntoView {
         }
     };
 
-    // A scanner types the TAG and Enter: select that spool.
-    let on_scan = move |ev: leptos::ev::KeyboardEvent| {
-        if ev.key() != "Enter" {
-            return;
-        }
-        let typed = tag_f.get_untracked().trim().to_uppercase();
+    // A TAG typed + Enter, or scanned anywhere on this screen, selects that spool.
+    let pick = move |typed: String| {
+        scan_error.set(None);
+        notice.set(None);
+        let typed = typed.trim().to_uppercase();
         if typed.is_empty() {
             return;
         }
@@ -117,15 +119,33 @@ pub fn Spools() -> impl IntoView {
             .iter()
             .find(|s| s.tag.eq_ignore_ascii_case(&typed))
         {
-            notice.set(Some(format!(
-                "El spool {} está ocupado por {}",
-                s.tag,
-                s.ocupado_por.clone().unwrap_or_default()
-            )));
+            // The same words the plant's rule gives (DOMAIN.md §6), before anything is sent.
+            let e = match &s.ocupado_por {
+                Some(por) => ApiError::new(
+                    "SPOOL_OCUPADO",
+                    format!("El spool '{}' ya está ocupado por {por}.", s.tag),
+                ),
+                None => ApiError::new(
+                    "SPOOL_BLOQUEADO",
+                    format!("El spool '{}' está bloqueado después de 3 rechazos.", s.tag),
+                ),
+            };
+            scan_error.set(Some(e));
         } else {
-            notice.set(Some(format!("El spool {typed} no está en esta lista")));
+            notice.set(Some(format!(
+                "El spool {typed} no está en esta lista: no está disponible para esta acción o no existe."
+            )));
         }
     };
+    let on_enter = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Enter" {
+            pick(tag_f.get_untracked());
+        }
+    };
+    crate::scanner::on_scan(st, move |code| {
+        tag_f.set(String::new());
+        pick(code);
+    });
 
     let title = format!(
         "{} - {}",
@@ -200,10 +220,10 @@ pub fn Spools() -> impl IntoView {
                     class="input"
                     type="search"
                     autofocus
-                    placeholder="TAG (o escanear)"
+                    placeholder="TAG — o escanee la etiqueta"
                     prop:value=move || tag_f.get()
                     on:input=move |ev| tag_f.set(event_target_value(&ev))
-                    on:keydown=on_scan
+                    on:keydown=on_enter
                 />
                 <input
                     id="nv-filter"
@@ -233,6 +253,7 @@ pub fn Spools() -> impl IntoView {
                 </span>
             </div>
             {move || notice.get().map(|m| view! { <p class="hint warn" id="aviso-spools">{m}</p> })}
+            {move || scan_error.get().map(|e| view! { <div id="aviso-spools-error"><ErrorBox error=e/></div> })}
             <div class="scroll" id="spool-list">
                 {move || match list.get() {
                     Load::Loading => view! { <p class="hint">"Cargando spools…"</p> }.into_any(),

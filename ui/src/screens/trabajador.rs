@@ -77,6 +77,19 @@ pub fn Trabajador() -> impl IntoView {
     };
 
     let op_label = op.map_or("", Operacion::label);
+    // A badge scan picks the worker directly, wherever the focus is.
+    crate::scanner::on_scan(st, move |code| {
+        query.set(String::new());
+        let Load::Ready(list) = workers.get_untracked() else {
+            return;
+        };
+        match text::scanned_worker_id(&code).and_then(|id| list.iter().find(|w| w.id == id)) {
+            Some(w) => choose(st, w.clone()),
+            None => scan_error.set(Some(format!(
+                "La credencial «{code}» no es de un trabajador habilitado para {op_label}. Elija de la lista o pida ayuda a su supervisor."
+            ))),
+        }
+    });
     let question = op.map_or("¿Quién?", text::who_question);
     view! {
         <section class="page" id="pantalla-trabajador">
@@ -87,7 +100,7 @@ pub fn Trabajador() -> impl IntoView {
                     class="input"
                     type="search"
                     autofocus
-                    placeholder="Buscar por nombre o número, o escanear credencial"
+                    placeholder="Buscar por nombre o número — o escanee su credencial"
                     prop:value=move || query.get()
                     on:input=move |ev| {
                         scan_error.set(None);
@@ -96,7 +109,7 @@ pub fn Trabajador() -> impl IntoView {
                     on:keydown=on_enter
                 />
             </div>
-            {move || scan_error.get().map(|m| view! { <p class="hint warn">{m}</p> })}
+            {move || scan_error.get().map(|m| view! { <p class="hint warn" id="aviso-trabajador">{m}</p> })}
             <div class="scroll">
                 {move || match workers.get() {
                     Load::Loading => view! { <p class="hint">"Cargando trabajadores…"</p> }.into_any(),

@@ -1,0 +1,201 @@
+//! First run: the embedded demo plant, or the plant's Google Sheets + Redis. The plant form
+//! runs the same checks as `zeues doctor` (`Probar conexión`, green/red with the fix) and the
+//! shell saves only when all are green; the device opens at once, no restart.
+
+use leptos::prelude::*;
+use zeues_sync::api::{ApiError, AppMode, DoctorReport, PlantSettings};
+
+use crate::components::ErrorBox;
+use crate::ipc;
+use crate::state::{AppState, Screen};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    None,
+    Planta,
+}
+
+#[component]
+fn Field(
+    id: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    value: RwSignal<String>,
+    #[prop(optional)] secret: bool,
+) -> impl IntoView {
+    view! {
+        <label class="field wide">
+            <span>{label}</span>
+            <input
+                class="input"
+                id=id
+                type=if secret { "password" } else { "text" }
+                autocomplete="off"
+                placeholder=hint
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))
+            />
+        </label>
+    }
+}
+
+#[component]
+pub fn Configuracion() -> impl IntoView {
+    let st = expect_context::<AppState>();
+    let choice = RwSignal::new(Choice::None);
+    let planilla = RwSignal::new(String::new());
+    let clave = RwSignal::new(String::new());
+    let redis = RwSignal::new(String::new());
+    let equipo = RwSignal::new(String::new());
+    let pin = RwSignal::new(String::new());
+    let pin2 = RwSignal::new(String::new());
+    let report = RwSignal::new(None::<DoctorReport>);
+    let error = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(None::<&'static str>);
+
+    let settings = move || PlantSettings {
+        spreadsheet: planilla.get_untracked().trim().to_string(),
+        key_file: clave.get_untracked().trim().to_string(),
+        redis_url: Some(redis.get_untracked().trim().to_string()).filter(|r| !r.is_empty()),
+        device_name: equipo.get_untracked().trim().to_string(),
+        supervisor_pin: Some(pin.get_untracked()).filter(|p| !p.is_empty()),
+    };
+    let save = move |s: PlantSettings| {
+        busy.set(Some("GUARDANDO…"));
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match ipc::guardar_configuracion(&s).await {
+                Ok(mode) => {
+                    st.mode.set(Some(mode));
+                    st.replica_rev.update(|r| *r += 1);
+                    st.refresh_sync();
+                    st.reset();
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(None);
+        });
+    };
+    let test = move || {
+        busy.set(Some("PROBANDO…"));
+        error.set(None);
+        report.set(None);
+        let s = settings();
+        leptos::task::spawn_local(async move {
+            match ipc::probar_conexion(&s).await {
+                Ok(r) => report.set(Some(r)),
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(None);
+        });
+    };
+    let save_plant = move || {
+        if pin.get_untracked() != pin2.get_untracked() {
+            error.set(Some(ApiError::new(
+                "PIN_INVALIDO",
+                "Los dos PIN no coinciden.",
+            )));
+            return;
+        }
+        save(settings());
+    };
+    let can_leave = move || !matches!(st.mode.get(), Some(AppMode::SinConfigurar) | None);
+
+    view! {
+        <section class="page" id="primer-inicio">
+            <h1>"CONFIGURAR ESTE EQUIPO"</h1>
+            <p class="hint">"Elija cómo trabajará este equipo. Se puede cambiar después desde la pantalla de inicio."</p>
+            <div class="choice-grid">
+                <button
+                    class="card choice-card"
+                    id="usar-demo"
+                    disabled=move || busy.get().is_some()
+                    on:click=move |_| save(PlantSettings::default())
+                >
+                    <span class="card-title">"PLANTA DE DEMOSTRACIÓN"</span>
+                    <span class="card-sub">"Datos de ejemplo guardados solo en este equipo. Para conocer ZEUES y capacitar, sin red."</span>
+                </button>
+                <button
+                    class="card choice-card"
+                    class:selected=move || choice.get() == Choice::Planta
+                    id="usar-planta"
+                    on:click=move |_| choice.set(Choice::Planta)
+                >
+                    <span class="card-title">"CONECTAR A LA PLANTA"</span>
+                    <span class="card-sub">"La planilla de Google Sheets de la planta y su Redis. Lo prepara el encargado de TI."</span>
+                </button>
+            </div>
+            {move || error.get().map(|e| view! { <ErrorBox error=e/> })}
+            {move || {
+                (choice.get() == Choice::Planta)
+                    .then(|| {
+                        view! {
+                            <div class="scroll config-form" id="form-planta">
+                                <div class="form-cols">
+                                    <div>
+                                        <Field id="cfg-planilla" label="Planilla de Google Sheets" hint="https://docs.google.com/spreadsheets/d/… o su ID" value=planilla/>
+                                        <Field id="cfg-clave" label="Archivo de clave de la cuenta de servicio" hint="/etc/zeues/cuenta-servicio.json" value=clave/>
+                                        <Field id="cfg-redis" label="Redis (opcional)" hint="rediss://usuario:clave@redis.planta:6380/0" value=redis/>
+                                    </div>
+                                    <div>
+                                        <Field id="cfg-equipo" label="Nombre del equipo" hint="Tablet ARM 1" value=equipo/>
+                                        <Field id="cfg-pin" label="PIN de supervisor (4 dígitos o más)" hint="••••" value=pin secret=true/>
+                                        <Field id="cfg-pin2" label="Repita el PIN" hint="••••" value=pin2 secret=true/>
+                                    </div>
+                                </div>
+                                <div class="form-actions">
+                                    <button class="btn btn-secondary" id="cfg-probar" disabled=move || busy.get().is_some() on:click=move |_| test()>
+                                        "PROBAR CONEXIÓN"
+                                    </button>
+                                    <button class="btn btn-primary" id="cfg-guardar" disabled=move || busy.get().is_some() on:click=move |_| save_plant()>
+                                        "GUARDAR Y CONECTAR"
+                                    </button>
+                                    {move || busy.get().map(|b| view! { <span class="hint">{b}</span> })}
+                                </div>
+                                {move || {
+                                    report
+                                        .get()
+                                        .map(|r| {
+                                            let all_ok = r.ok();
+                                            view! {
+                                                <div class="checks" id="cfg-checks" data-ok=all_ok.to_string()>
+                                                    <p class=if all_ok { "said ok" } else { "hint warn" }>
+                                                        {if all_ok { "Todo en verde: puede guardar." } else { "Corrija las líneas en rojo y pruebe de nuevo." }}
+                                                    </p>
+                                                    {r
+                                                        .checks
+                                                        .into_iter()
+                                                        .map(|c| {
+                                                            view! {
+                                                                <div class=if c.ok { "check-line ok" } else { "check-line bad" } data-check=c.id.clone()>
+                                                                    <span class="check-mark">{if c.ok { "✓" } else { "✗" }}</span>
+                                                                    <span class="check-label">{c.label.clone()}</span>
+                                                                    <span class="check-detail">{c.detail.clone()}</span>
+                                                                    {c.fix.clone().map(|f| view! { <span class="check-fix">{f}</span> })}
+                                                                </div>
+                                                            }
+                                                        })
+                                                        .collect_view()}
+                                                </div>
+                                            }
+                                        })
+                                }}
+                            </div>
+                        }
+                    })
+            }}
+            {move || {
+                can_leave()
+                    .then(|| {
+                        view! {
+                            <footer class="footer">
+                                <button class="btn btn-secondary" id="volver" on:click=move |_| st.go(Screen::Operacion)>
+                                    "VOLVER"
+                                </button>
+                            </footer>
+                        }
+                    })
+            }}
+        </section>
+    }
+}
