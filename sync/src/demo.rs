@@ -92,19 +92,21 @@ fn stage_for(i: usize, r: f64) -> Stage {
     if i == 7 {
         return Stage::Bloqueado;
     }
+    // About 2 % of the plant is occupied at a time (≈ 50 spools for 30 workers), as on a
+    // normal shift; the rest waits at each stage.
     match r {
         x if x < 0.08 => Stage::SinMateriales,
-        x if x < 0.28 => Stage::ArmPendiente,
-        x if x < 0.32 => Stage::ArmEnProgreso,
+        x if x < 0.30 => Stage::ArmPendiente,
+        x if x < 0.308 => Stage::ArmEnProgreso,
         x if x < 0.37 => Stage::ArmPausado,
         x if x < 0.47 => Stage::ArmCompletado,
-        x if x < 0.51 => Stage::SoldEnProgreso,
-        x if x < 0.55 => Stage::SoldPausado,
+        x if x < 0.478 => Stage::SoldEnProgreso,
+        x if x < 0.53 => Stage::SoldPausado,
         x if x < 0.70 => Stage::SoldCompletado,
         x if x < 0.88 => Stage::Aprobado,
         x if x < 0.92 => Stage::Rechazado(1),
         x if x < 0.94 => Stage::Rechazado(2),
-        x if x < 0.955 => Stage::EnReparacion(1),
+        x if x < 0.944 => Stage::EnReparacion(1),
         x if x < 0.97 => Stage::ReparacionPausada(2),
         x if x < 0.985 => Stage::ReparacionCompletada(1),
         _ => Stage::ReparacionCompletada(2),
@@ -209,7 +211,7 @@ impl Builder<'_> {
         s.armador = Some(armador.token());
         match stage {
             Stage::ArmEnProgreso => {
-                let at = self.hours_ago(0, 30);
+                let at = self.hours_ago(0, 10);
                 self.event(
                     &s,
                     (EventType::TomarSpool, "ARM"),
@@ -239,7 +241,7 @@ impl Builder<'_> {
         s.soldador = Some(soldador.token());
         match stage {
             Stage::SoldEnProgreso => {
-                let at = self.hours_ago(0, 20);
+                let at = self.hours_ago(0, 10);
                 self.event(
                     &s,
                     (EventType::TomarSpool, "SOLD"),
