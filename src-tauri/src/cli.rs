@@ -32,7 +32,6 @@ use zeues_sync::service::{SystemClock, Zeues, DEMO_WORKBOOK, DEVICE_DB};
 
 use crate::plant_config::{self, ConfigFile, ConfigFileError, Mode};
 
-const SUBCOMMANDS: [&str; 5] = ["doctor", "migrate", "demo", "export", "status"];
 /// Global flags that take a value (their value is never a subcommand).
 const VALUE_FLAGS: [&str; 3] = ["--config", "--data-dir", "--lang"];
 
@@ -51,7 +50,10 @@ impl Lang {
     }
 }
 
-/// True when the arguments ask for the command line rather than the window.
+/// True when the arguments ask for the command line rather than the window: any word that is
+/// not a flag (nor the value of `--config`/`--data-dir`/`--lang`), so `zeues doctr` is a usage
+/// error with a suggestion instead of a window, or `--help`/`--version`. Launchers and WebDriver
+/// only add flags.
 pub fn is_cli(args: &[OsString]) -> bool {
     let mut skip = false;
     for a in args {
@@ -64,7 +66,7 @@ pub fn is_cli(args: &[OsString]) -> bool {
             skip = true;
             continue;
         }
-        if SUBCOMMANDS.contains(&s) || matches!(s, "-h" | "--help" | "-V" | "--version") {
+        if matches!(s, "-h" | "--help" | "-V" | "--version") || !s.starts_with('-') {
             return true;
         }
     }
@@ -304,9 +306,15 @@ fn usage_error(e: &clap::Error, l: Lang) -> String {
             format!("opción desconocida: {}", ctx(ContextKind::InvalidArg))
         }
         (ErrorKind::InvalidSubcommand, Lang::Es) => {
+            let hint = ctx(ContextKind::SuggestedSubcommand);
             format!(
-                "comando desconocido: {}",
-                ctx(ContextKind::InvalidSubcommand)
+                "comando desconocido: {}{}",
+                ctx(ContextKind::InvalidSubcommand),
+                if hint.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (¿quiso decir {hint}?)")
+                }
             )
         }
         (ErrorKind::InvalidValue, Lang::Es) => format!(
@@ -1042,6 +1050,10 @@ mod tests {
         assert!(is_cli(&os(&["--lang", "en", "status", "--json"])));
         assert!(is_cli(&os(&["--help"])));
         assert!(is_cli(&os(&["-V"])));
+        assert!(
+            is_cli(&os(&["doctr"])),
+            "a typo is a usage error, not a window"
+        );
     }
 
     #[test]

@@ -75,6 +75,13 @@ async fn help_is_spanish_by_default_and_english_with_lang_en() {
     assert!(text(&o).contains("Exits 1 when anything is red"));
     let o = zeues(&["--version"]).await;
     assert!(text(&o).contains(env!("CARGO_PKG_VERSION")));
+    let o = zeues(&["doctr"]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("comando desconocido: doctr (¿quiso decir doctor?)"),
+        "{}",
+        text(&o)
+    );
     let o = zeues(&["status", "--bogus"]).await;
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("opción desconocida"), "{}", text(&o));
