@@ -728,12 +728,21 @@ fn demo_cmd(ctx: &Ctx, rt: tokio::runtime::Handle) -> Result<ExitCode, Failure> 
     let spools = zeues.tags().map_err(failed)?.len();
     let workers = zeues.workers(None).map_err(failed)?.len();
     zeues.shutdown();
+    if !report.seeded_demo {
+        // The files were deleted above: a workbook that was not seeded means they came back.
+        return Err(Failure::Failed(
+            l.t(
+                "la planta demo no se volvió a sembrar: ¿ZEUES está abierto sobre este directorio? Ciérrelo y repita.",
+                "the demo plant was not re-seeded: is ZEUES open on this directory? Close it and retry.",
+            )
+            .into(),
+        ));
+    }
     println!(
-        "{} {}: {spools} spools, {workers} {}{}",
+        "{} {}: {spools} spools, {workers} {}",
         l.t("Planta demo sembrada en", "Demo plant seeded in"),
         ctx.data_dir.display(),
         l.t("trabajadores", "workers"),
-        if report.seeded_demo { "" } else { " (?)" }
     );
     println!(
         "{} {}",
@@ -884,11 +893,12 @@ async fn probe(ctx: &Ctx, cfg: &ConfigFile) -> (Connectivity, Vec<String>) {
             false
         }
     };
-    let c = match (sheets_ok, redis_ok, target.redis.is_some()) {
-        (true, true, _) => Connectivity::Online,
-        (true, false, _) => Connectivity::SheetsOnly,
-        (false, true, _) => Connectivity::RedisOnly,
-        (false, false, _) => Connectivity::Offline,
+    // The same four states as the app's sync badge (`Engine::status`).
+    let c = match (sheets_ok, redis_ok) {
+        (true, true) => Connectivity::Online,
+        (true, false) => Connectivity::SheetsOnly,
+        (false, true) => Connectivity::RedisOnly,
+        (false, false) => Connectivity::Offline,
     };
     (c, errors)
 }
