@@ -151,6 +151,19 @@ pub fn conflict_metrics(
     }
 }
 
+/// `Disponibles ahora: 42 de 50 lecturas, 50 de 50 escrituras` (a full bucket when no device
+/// spent any lately).
+pub fn quota_text(q: &crate::ports::QuotaLevels) -> String {
+    let left = |v: Option<f64>, cap: u32| v.map_or(f64::from(cap), |t| t.floor().max(0.0));
+    format!(
+        "Disponibles ahora: {:.0} de {} lecturas y {:.0} de {} escrituras (compartidas por todos los equipos)",
+        left(q.reads, q.read_capacity),
+        q.read_capacity,
+        left(q.writes, q.write_capacity),
+        q.write_capacity
+    )
+}
+
 /// A worker who holds every role: "could anyone with the role take this spool now?".
 fn anyone() -> Worker {
     Worker {
@@ -533,12 +546,21 @@ impl Zeues {
         } else {
             (Vec::new(), None)
         };
+        let quota = if shared {
+            match engine.quota_levels().await {
+                Ok(Some(q)) => Some(quota_text(&q)),
+                Ok(None) => None,
+                Err(e) => Some(format!("No se pudo leer la cuota compartida: {e}")),
+            }
+        } else {
+            None
+        };
         Ok(SyncHealth {
             sheets_ok,
             redis_ok,
             workbook: engine.workbook_description(),
             coordinator: engine.coordinator_description(),
-            quota: None,
+            quota,
             oldest_pending,
             devices,
             devices_error,

@@ -337,6 +337,13 @@ impl Engine {
         self.coord.describe()
     }
 
+    /// The fleet's shared Sheets quota left now (Redis only).
+    pub async fn quota_levels(
+        &self,
+    ) -> Result<Option<crate::ports::QuotaLevels>, crate::ports::CoordError> {
+        self.coord.quota_levels().await
+    }
+
     pub(crate) fn emit(&self, ev: AppEvent) {
         // No UI listening (CLI, tests) is normal.
         if self.events.send(ev).is_err() {

@@ -198,6 +198,16 @@ pub enum QuotaKind {
     Write,
 }
 
+/// Tokens left now in the fleet's Sheets quota buckets (`None`: nobody spent any in the last
+/// two windows, so the bucket is full) and each bucket's capacity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuotaLevels {
+    pub reads: Option<f64>,
+    pub writes: Option<f64>,
+    pub read_capacity: u32,
+    pub write_capacity: u32,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuotaGrant {
     Granted,
@@ -242,6 +252,11 @@ pub trait Coordinator: Send + Sync {
     /// Whether the coordinator answers now (Redis `PING`).
     async fn probe(&self) -> Result<(), CoordError> {
         Ok(())
+    }
+    /// The shared Sheets quota as the supervisor sees it, without taking a token: `None` when
+    /// this coordinator keeps no shared budget (in-process).
+    async fn quota_levels(&self) -> Result<Option<QuotaLevels>, CoordError> {
+        Ok(None)
     }
 
     // Row mutex renewal and occupation locks in bulk (the leader's reconciliation).

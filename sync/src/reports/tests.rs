@@ -292,3 +292,17 @@ async fn standalone_health_has_nothing_to_reach() {
     assert_eq!(m.total, 0);
     z.shutdown();
 }
+
+#[test]
+fn quota_reads_as_tokens_left_of_capacity() {
+    let q = crate::ports::QuotaLevels {
+        reads: Some(3.7),
+        writes: None,
+        read_capacity: 5,
+        write_capacity: 5,
+    };
+    assert_eq!(
+        quota_text(&q),
+        "Disponibles ahora: 3 de 5 lecturas y 5 de 5 escrituras (compartidas por todos los equipos)"
+    );
+}

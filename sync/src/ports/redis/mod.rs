@@ -386,6 +386,17 @@ impl Coordinator for RedisCoordinator {
         self.ping().await
     }
 
+    async fn quota_levels(&self) -> Result<Option<crate::ports::QuotaLevels>, CoordError> {
+        let (reads, read_capacity) = self.quota_level(QuotaKind::Read).await?;
+        let (writes, write_capacity) = self.quota_level(QuotaKind::Write).await?;
+        Ok(Some(crate::ports::QuotaLevels {
+            reads,
+            writes,
+            read_capacity,
+            write_capacity,
+        }))
+    }
+
     async fn announce(&self, change: &RowChange) -> Result<(), CoordError> {
         self.append(change).await
     }
