@@ -90,6 +90,8 @@ pub struct PlantTasks {
     pub presence: crate::engine::PresenceConfig,
     /// How often Redis and the Sheets endpoint are probed for the sync badge.
     pub probe_every: std::time::Duration,
+    /// Without Redis, how often the sheet itself is read to refresh the replica.
+    pub sheets_fallback_every: std::time::Duration,
 }
 
 impl Default for PlantTasks {
@@ -99,6 +101,7 @@ impl Default for PlantTasks {
             leader: Default::default(),
             presence: Default::default(),
             probe_every: std::time::Duration::from_secs(10),
+            sheets_fallback_every: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -305,6 +308,7 @@ impl Zeues {
                         .clone()
                         .run_refresh(std::time::Duration::from_secs(5) + jitter),
                 );
+                rt.spawn(engine.clone().run_sheets_fallback(p.sheets_fallback_every));
                 rt.spawn(engine.clone().run_plant(p.follow, p.leader, p.presence))
             }
             None => rt.spawn(engine.clone().run()),

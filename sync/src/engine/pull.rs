@@ -139,4 +139,31 @@ impl Engine {
             wait = std::time::Duration::from_secs(60);
         }
     }
+
+    /// Sheets-only mode: while the coordinator (Redis) cannot be reached, no change stream
+    /// arrives, so the replica is refreshed by reading the sheet itself, at most once per
+    /// `every` per device (the shared quota cannot be coordinated then, so stay well under it).
+    pub async fn run_sheets_fallback(self: std::sync::Arc<Self>, every: std::time::Duration) {
+        let mut stop = self.stop.subscribe();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+            let coord_down = !self
+                .health
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .coord_reachable;
+            if coord_down {
+                match self.poll_plant().await {
+                    Ok(_) => tracing::info!("réplica refrescada desde la planilla (sin Redis)"),
+                    Err(e) => tracing::warn!(error = %e, "no se pudo leer la planilla sin Redis"),
+                }
+            }
+        }
+    }
 }

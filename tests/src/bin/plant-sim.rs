@@ -25,7 +25,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if args.first().map(String::as_str) == Some("device") {
+    if matches!(args.first().map(String::as_str), Some("device" | "tap")) {
         // The engine's own logs (warnings and up unless RUST_LOG says otherwise) go to the
         // device's log file through stderr.
         tracing_subscriber::fmt()
@@ -36,6 +36,8 @@ fn main() -> ExitCode {
             .with_writer(std::io::stderr)
             .with_ansi(false)
             .init();
+    }
+    if args.first().map(String::as_str) == Some("device") {
         let Some(json) = args.get(1) else {
             return usage();
         };
@@ -50,6 +52,25 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("plant-sim device: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.first().map(String::as_str) == Some("tap") {
+        let Some(json) = args.get(1) else {
+            return usage();
+        };
+        let targs: device::TapArgs = match serde_json::from_str(json) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("plant-sim tap: argumentos: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        return match rt.block_on(device::tap(targs)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("plant-sim tap: {e}");
                 ExitCode::FAILURE
             }
         };

@@ -106,6 +106,7 @@ async fn connect(args: &DeviceArgs) -> Result<Arc<Zeues>, String> {
         },
         presence: PresenceConfig::default(),
         probe_every: Duration::from_secs(5),
+        sheets_fallback_every: Duration::from_secs(20),
     };
     loop {
         let wiring = Wiring {
@@ -356,5 +357,49 @@ pub async fn run(args: DeviceArgs) -> Result<(), String> {
     z.shutdown();
     status.phase = "done".into();
     write_status(&args.dir, &status);
+    Ok(())
+}
+
+/// One tap on a plant device, for crash tests: `plant-sim tap <json>` opens the device, makes
+/// the command once (a marker file remembers it across crashes), then waits until the outbox
+/// has drained. Started with `ZEUES_FAILPOINTS`, it dies at that step instead.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TapArgs {
+    pub device: DeviceArgs,
+    pub worker: u32,
+    pub tag: String,
+    pub intent: Intent,
+}
+
+pub async fn tap(a: TapArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&a.device.dir).map_err(|e| e.to_string())?;
+    let z = connect(&a.device).await?;
+    let marker = a.device.dir.join("tapped");
+    if !marker.exists() {
+        let out = z
+            .execute(ActionRequest {
+                worker_id: a.worker,
+                intent: a.intent,
+                tags: vec![a.tag.clone()],
+                supervisor_pin: None,
+            })
+            .map_err(|e| format!("{}: {}", e.code, e.message))?;
+        if out.succeeded() != 1 {
+            return Err(out.summary);
+        }
+        std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
+    }
+    let t0 = std::time::Instant::now();
+    loop {
+        let (pending, _, _) = z.store().counts().map_err(|e| e.to_string())?;
+        if pending == 0 {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(60) {
+            return Err("el comando no se aplicó en 60 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    z.shutdown();
     Ok(())
 }
