@@ -123,7 +123,7 @@ impl Engine {
             if *stop.borrow() {
                 break;
             }
-            if rounds % 10 == 0 {
+            if rounds.is_multiple_of(10) {
                 if let Ok(QuotaGrant::Granted) = self.coord.take_quota(QuotaKind::Read).await {
                     if let Err(e) = self.load_snapshot().await {
                         tracing::warn!(error = %e, "no se pudo refrescar la planta");
