@@ -128,7 +128,11 @@ impl LeaderDuties {
         let (layout, rows) = engine.read_operaciones(&self.cfg).await?;
         if cold {
             report.warmed = Some(engine.coord.warm_live(&rows).await?);
-            self.known = rows.iter().map(|r| (r.tag.clone(), row_hash(r))).collect();
+            // Warming never overwrites (a device's fresher publish may be there), so the cache
+            // can still hold rows older than this read — e.g. from a warm cut short when the
+            // lease moved. Forget what is "known": the next round compares every row of the
+            // sheet with the cache and re-announces whatever differs.
+            self.known.clear();
         } else {
             self.import_edits(engine, &layout, &rows, &mut report)
                 .await?;

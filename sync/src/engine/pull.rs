@@ -10,8 +10,9 @@ use crate::domain::sheet::{OperacionesLayout, METADATA, OPERACIONES};
 use crate::domain::{AuditEvent, ColumnMap};
 use crate::ports::{QuotaGrant, QuotaKind, RowChange, WorkbookError};
 
-/// Metadata rows read per poll step.
-const AUDIT_CHUNK: u32 = 500;
+/// Metadata rows read per poll step: one Sheets call (its client asks for at most 100 ranges
+/// per request), one read token.
+const AUDIT_CHUNK: u32 = 100;
 
 impl Engine {
     /// Applies row changes seen on the stream. Rows with local commands pending keep their
@@ -123,11 +124,9 @@ impl Engine {
             if *stop.borrow() {
                 break;
             }
-            if rounds.is_multiple_of(10) {
-                if let Ok(QuotaGrant::Granted) = self.coord.take_quota(QuotaKind::Read).await {
-                    if let Err(e) = self.load_snapshot().await {
-                        tracing::warn!(error = %e, "no se pudo refrescar la planta");
-                    }
+            if rounds.is_multiple_of(10) && self.read_tokens(4).await {
+                if let Err(e) = self.load_snapshot().await {
+                    tracing::warn!(error = %e, "no se pudo refrescar la planta");
                 }
             }
             match self.import_audit().await {
@@ -165,5 +164,18 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Takes `n` read tokens (a snapshot is several calls); false as soon as the budget says wait.
+    async fn read_tokens(&self, n: usize) -> bool {
+        for _ in 0..n {
+            match self.coord.take_quota(QuotaKind::Read).await {
+                Ok(QuotaGrant::Granted) => {}
+                Ok(QuotaGrant::Wait(_)) => return false,
+                // Without Redis the bucket cannot be asked; the refresh is rare enough.
+                Err(_) => return true,
+            }
+        }
+        true
     }
 }

@@ -185,7 +185,7 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
     // The fault schedule has its own generator so that it replays exactly for a seed, whatever
     // the timing of device restarts (which draw from the other one).
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-    let mut restart_rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x5eed_0f_c4a0);
+    let mut restart_rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x005e_ed0f_c4a0);
     eprintln!(
         "plant-sim: seed={} devices={} spools={} minutes={} chaos={} dir={}",
         args.seed,
