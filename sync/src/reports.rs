@@ -151,12 +151,14 @@ pub fn conflict_metrics(
     }
 }
 
-/// `Disponibles ahora: 42 de 50 lecturas, 50 de 50 escrituras` (a full bucket when no device
-/// spent any lately).
+/// `Presupuesto de la flota: 50 lecturas/min y 50 escrituras/min · ráfaga disponible ahora: 3 de
+/// 5 lecturas, 5 de 5 escrituras` (a full bucket when no device spent any lately).
 pub fn quota_text(q: &crate::ports::QuotaLevels) -> String {
     let left = |v: Option<f64>, cap: u32| v.map_or(f64::from(cap), |t| t.floor().max(0.0));
     format!(
-        "Disponibles ahora: {:.0} de {} lecturas y {:.0} de {} escrituras (compartidas por todos los equipos)",
+        "Presupuesto de todos los equipos: {} lecturas/min y {} escrituras/min (Google permite 60). Ráfaga disponible ahora: {:.0} de {} lecturas, {:.0} de {} escrituras.",
+        q.reads_per_minute,
+        q.writes_per_minute,
         left(q.reads, q.read_capacity),
         q.read_capacity,
         left(q.writes, q.write_capacity),

@@ -23,6 +23,8 @@ const SOLDADOR: &str = "96"; // PM(96)
 const OTRO_ARMADOR: &str = "94"; // JP(94)
 const METROLOGO: &str = "95"; // MG(95)
 const SUPERVISOR: &str = "120"; // HC(120)
+/// The supervisor PIN of the plant devices (set as the first-run screen would).
+const PLANT_PIN: &str = "4321";
 
 /// Figures measured by the tests, merged into `target/e2e-metrics.json`.
 static METRICS: Mutex<BTreeMap<String, serde_json::Value>> = Mutex::new(BTreeMap::new());
@@ -97,7 +99,7 @@ async fn back_home(s: &Session) -> TestResult {
 }
 
 async fn exito_word(s: &Session) -> TestResult<String> {
-    Ok(s.text("#exito .exito-word").await?)
+    s.text("#exito .exito-word").await
 }
 
 #[tokio::test]
@@ -604,6 +606,7 @@ async fn plant_devices_see_each_others_tomar_within_two_seconds() -> TestResult 
     let (da, db) = (DataDir::new("planta-a")?, DataDir::new("planta-b")?);
     plant.configure(da.path(), "Tablet A", &plant.direct())?;
     plant.configure(db.path(), "Tablet B", &plant.direct())?;
+    plant.set_supervisor_pin(db.path(), PLANT_PIN)?;
     let a = start_plant_device(&webdriver_url(), &app, da.path(), "planta-a").await?;
     let b = match start_plant_device(&webdriver_url_b(), &app, db.path(), "planta-b").await {
         Ok(b) => b,
@@ -686,8 +689,31 @@ async fn plant_devices_see_each_others_tomar_within_two_seconds() -> TestResult 
         );
         b.screenshot("42-planta-b-spool-ocupado").await?;
 
-        // The desk of B lists both devices online.
+        // B's supervisor desk: both devices online, Sheets and Redis reachable, the quota.
         b.click("#inicio").await?;
+        b.click("#link-supervisor").await?;
+        b.click(&format!("#supervisor-list [data-worker-id='{SUPERVISOR}']"))
+            .await?;
+        b.wait("#pin-input")
+            .await?
+            .send_keys(&format!("{PLANT_PIN}\u{E007}"))
+            .await?;
+        b.click("#tab-sincronizacion").await?;
+        b.wait("#salud-redis.ok").await?;
+        b.until("both devices are listed online", || async {
+            Ok(b.client
+                .find_all(Locator::Css("#equipos tr[data-device]"))
+                .await?
+                .len()
+                == 2)
+        })
+        .await?;
+        let devices = b.text("#equipos").await?;
+        assert!(
+            devices.contains("Tablet A") && devices.contains("Tablet B"),
+            "{devices}"
+        );
+        b.screenshot("43-planta-b-equipos").await?;
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
     }
     .await;
@@ -735,7 +761,7 @@ async fn offline_tomar_that_lost_shows_the_conflict_and_notifies() -> TestResult
             let c = a
                 .attr(&a.wait("#sync-badge").await?, "data-connectivity")
                 .await?;
-            Ok(c != "Online" && c != "Standalone")
+            Ok(c == "Offline")
         })
         .await?;
         a.screenshot("50-conflicto-a-sin-conexion").await?;

@@ -206,6 +206,9 @@ pub struct QuotaLevels {
     pub writes: Option<f64>,
     pub read_capacity: u32,
     pub write_capacity: u32,
+    /// The fleet's budget per minute (what Google's 60/min is compared with).
+    pub reads_per_minute: u32,
+    pub writes_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

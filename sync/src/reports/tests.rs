@@ -300,9 +300,11 @@ fn quota_reads_as_tokens_left_of_capacity() {
         writes: None,
         read_capacity: 5,
         write_capacity: 5,
+        reads_per_minute: 50,
+        writes_per_minute: 50,
     };
     assert_eq!(
         quota_text(&q),
-        "Disponibles ahora: 3 de 5 lecturas y 5 de 5 escrituras (compartidas por todos los equipos)"
+        "Presupuesto de todos los equipos: 50 lecturas/min y 50 escrituras/min (Google permite 60). Ráfaga disponible ahora: 3 de 5 lecturas, 5 de 5 escrituras."
     );
 }

@@ -97,4 +97,14 @@ impl WindowPlant {
         std::fs::write(data_dir.join("zeues.toml"), toml)?;
         Ok(())
     }
+
+    /// Sets the supervisor PIN in the plant database of the device on `data_dir` (what the
+    /// first-run screen's PIN field does), before the device first starts.
+    pub fn set_supervisor_pin(&self, data_dir: &Path, pin: &str) -> TestResult {
+        let (store, _) = zeues_sync::store::Store::open(
+            &data_dir.join("planta").join(zeues_sync::service::DEVICE_DB),
+        )?;
+        zeues_sync::service::set_pin(&store, pin).map_err(|e| e.message)?;
+        Ok(())
+    }
 }

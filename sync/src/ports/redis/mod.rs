@@ -389,11 +389,17 @@ impl Coordinator for RedisCoordinator {
     async fn quota_levels(&self) -> Result<Option<crate::ports::QuotaLevels>, CoordError> {
         let (reads, read_capacity) = self.quota_level(QuotaKind::Read).await?;
         let (writes, write_capacity) = self.quota_level(QuotaKind::Write).await?;
+        let per_minute = |l: RateLimit| {
+            let secs = l.window.as_secs().max(1);
+            u32::try_from((u64::from(l.limit) * 60).div_ceil(secs)).unwrap_or(u32::MAX)
+        };
         Ok(Some(crate::ports::QuotaLevels {
             reads,
             writes,
             read_capacity,
             write_capacity,
+            reads_per_minute: per_minute(self.cfg.quota.reads),
+            writes_per_minute: per_minute(self.cfg.quota.writes),
         }))
     }
 
