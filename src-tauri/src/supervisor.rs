@@ -1,6 +1,7 @@
 //! The supervisor desk's IPC surface: the door (Supervisor role + PIN), OVERRIDE and FORZAR
 //! LIBERACIÓN, the conflicts inbox, conflict metrics, sync health and devices, the wrong-PIN
-//! trail, and the CSV export written to a folder the supervisor picks (Downloads by default).
+//! trail, and the CSV export (the format of `zeues export`) written to a folder the supervisor
+//! picks (Downloads by default).
 //! Thin: every check and every number comes from `zeues-sync`.
 
 use std::path::{Path, PathBuf};
@@ -82,8 +83,8 @@ fn downloads_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// Writes the history and audit CSVs of a period into a folder. Needs the supervisor's PIN:
-/// the export carries the plant's records out of the app.
+/// Writes the period's audit rows and occupation sessions (the CSV of `zeues export`) into a
+/// folder. Needs the supervisor's PIN: the export carries the plant's records out of the app.
 #[tauri::command]
 pub async fn export_csv(core: Z<'_>, request: ExportRequest) -> Result<ExportResult, ApiError> {
     let zeues = core.zeues()?;
@@ -108,13 +109,12 @@ pub async fn export_csv(core: Z<'_>, request: ExportRequest) -> Result<ExportRes
         export.desde.replace('-', ""),
         export.hasta.replace('-', "")
     );
-    let historial = write_new(&dir, &format!("zeues-historial_{stamp}"), &export.historial)?;
-    let auditoria = write_new(&dir, &format!("zeues-auditoria_{stamp}"), &export.auditoria)?;
+    let archivo = write_new(&dir, &format!("zeues-export_{stamp}"), &export.csv)?;
     tracing::info!(supervisor = request.supervisor_id, desde = %export.desde, hasta = %export.hasta, carpeta = %dir.display(), "exportación CSV");
     Ok(ExportResult {
-        archivos: vec![historial, auditoria],
-        historial_filas: export.historial_filas,
-        auditoria_filas: export.auditoria_filas,
+        archivo,
+        audit_rows: export.audit_rows,
+        sessions: export.sessions,
     })
 }
 

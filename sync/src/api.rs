@@ -411,15 +411,15 @@ pub struct SyncHealth {
     pub devices_error: Option<String>,
 }
 
-/// The CSV texts of an export: occupation history (sessions) and the audit log, for a period.
+/// An export of a period: the audit rows and the occupation sessions, as one CSV in the same
+/// format as `zeues export` (`Registro` = `AUDITORIA` / `OCUPACION`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CsvExport {
     pub desde: String,
     pub hasta: String,
-    pub historial: String,
-    pub historial_filas: usize,
-    pub auditoria: String,
-    pub auditoria_filas: usize,
+    pub csv: String,
+    pub audit_rows: usize,
+    pub sessions: usize,
 }
 
 /// A supervisor's export from the desk.
@@ -436,9 +436,9 @@ pub struct ExportRequest {
 /// Where an export was written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportResult {
-    pub archivos: Vec<String>,
-    pub historial_filas: usize,
-    pub auditoria_filas: usize,
+    pub archivo: String,
+    pub audit_rows: usize,
+    pub sessions: usize,
 }
 
 #[cfg(test)]

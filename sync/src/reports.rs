@@ -15,10 +15,9 @@ use crate::api::{
     CsvExport, DeviceView, Disponibles, Periodo, PinAttempt, SupervisorRequest, SyncHealth,
     WorkerView, HOT_SPOT_THRESHOLD,
 };
-use crate::domain::history::history;
 use crate::domain::time::{fmt_datetime, santiago};
 use crate::domain::transitions::eligible;
-use crate::domain::{Actor, EventType, Intent, Operacion, ResultadoMetrologia, Rol, Spool, Worker};
+use crate::domain::{Actor, EventType, Intent, Operacion, ResultadoMetrologia, Rol, Worker};
 use crate::service::Zeues;
 use crate::store::reports::PinAttemptRecord;
 
@@ -92,12 +91,6 @@ pub fn csv_field(v: &str) -> String {
     } else {
         guarded
     }
-}
-
-fn csv_line(out: &mut String, fields: &[&str]) {
-    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-    out.push_str(&line.join(","));
-    out.push_str("\r\n");
 }
 
 /// A conflict as counted by the metrics (from the plant's CONFLICTO rows or this device's
@@ -385,116 +378,34 @@ impl Zeues {
         Ok(conflict_metrics(desde, hasta, &facts))
     }
 
-    /// Occupation history (sessions touching the period) and the audit log of the period, as
-    /// CSV (UTF-8 with BOM so spreadsheets show the accents; CRLF lines).
+    /// The period's audit rows and occupation sessions as one CSV, in the format of
+    /// `zeues export` ([`crate::export::to_csv`]), from what this device holds of the plant's
+    /// log: rows the plant has (its own synced taps and the plant's imported `Metadata`), not
+    /// taps still waiting to sync (they may yet be refused).
     pub fn csv_export(&self, p: &Periodo) -> Result<CsvExport, ApiError> {
-        let (desde, hasta, from, to) = period_bounds(p)?;
+        let (desde, hasta, _, _) = period_bounds(p)?;
         let now = santiago(self.clock().now());
-        let audit = self.store().audit_between(from, to)?;
-
-        let mut auditoria = String::from("\u{feff}");
-        csv_line(
-            &mut auditoria,
-            &[
-                "ID",
-                "Timestamp",
-                "Evento_Tipo",
-                "TAG_SPOOL",
-                "Worker_ID",
-                "Worker_Nombre",
-                "Operacion",
-                "Accion",
-                "Fecha_Operacion",
-                "Metadata_JSON",
-                "Estado",
-            ],
-        );
-        for rec in &audit {
-            let e = &rec.event;
-            let estado = match rec.state.as_str() {
-                "local" => "pendiente de sincronizar",
-                _ => "en la planilla",
-            };
-            csv_line(
-                &mut auditoria,
-                &[
-                    &e.id,
-                    &fmt_datetime(e.timestamp),
-                    e.event_type.code(),
-                    &e.tag,
-                    &e.worker_id.to_string(),
-                    &e.worker_nombre,
-                    &e.operacion,
-                    &e.accion,
-                    &crate::domain::time::fmt_date(e.fecha_operacion),
-                    &e.metadata.to_string(),
-                    estado,
-                ],
-            );
-        }
-
-        // Sessions come from each spool's whole log (a session may start before the period).
-        let mut tags: Vec<String> = self.store().audited_tags_between(from, to)?;
-        let occupied: Vec<Spool> =
-            self.store()
-                .spools_where("ocupado_por IS NOT NULL", &[], usize::MAX >> 1)?;
-        tags.extend(occupied.into_iter().map(|s| s.tag));
-        tags.sort();
-        tags.dedup();
-        let mut historial = String::from("\u{feff}");
-        csv_line(
-            &mut historial,
-            &[
-                "TAG_SPOOL",
-                "Trabajador",
-                "Worker_ID",
-                "Operacion",
-                "Inicio",
-                "Fin",
-                "Duracion",
-                "Duracion_Segundos",
-                "Dias",
-                "Cierre",
-            ],
-        );
-        let mut filas = 0;
-        for tag in &tags {
-            let h = history(&self.store().audit_events(tag)?, now);
-            for s in h.sessions {
-                let end = s.end.unwrap_or(now);
-                if s.start >= to || end < from {
-                    continue;
-                }
-                filas += 1;
-                let cierre = match (s.open, s.closed_by.as_deref()) {
-                    (true, _) => "EN_CURSO".to_string(),
-                    (false, Some(c)) => c.to_string(),
-                    (false, None) => String::new(),
-                };
-                csv_line(
-                    &mut historial,
-                    &[
-                        tag,
-                        &s.worker,
-                        &s.worker_id.to_string(),
-                        &s.operacion,
-                        &fmt_datetime(s.start),
-                        &s.end.map(fmt_datetime).unwrap_or_default(),
-                        &s.duration,
-                        &s.duration_secs.to_string(),
-                        &s.days.to_string(),
-                        &cierre,
-                    ],
-                );
-            }
-        }
+        // Four-digit years: the log's timestamps compare as `YYYY-MM-DDTHH:MM:SS` text.
+        let all = |y, m, d| {
+            NaiveDate::from_ymd_opt(y, m, d)
+                .map(|d| d.and_time(chrono::NaiveTime::MIN))
+                .ok_or_else(|| ApiError::internal("fecha fuera de rango"))
+        };
+        let events: Vec<crate::domain::AuditEvent> = self
+            .store()
+            .audit_between(all(1, 1, 1)?, all(9999, 12, 31)?)?
+            .into_iter()
+            .filter(|r| r.state != "local")
+            .map(|r| r.event)
+            .collect();
+        let (csv, written) = crate::export::to_csv(&events, desde, hasta, now)
+            .map_err(|e| ApiError::new("PERIODO_INVALIDO", e.to_string()))?;
         Ok(CsvExport {
             desde: crate::domain::time::fmt_date(desde),
             hasta: crate::domain::time::fmt_date(hasta),
-            historial,
-            historial_filas: filas,
-            auditoria_filas: audit.len(),
-            auditoria,
+            csv,
+            audit_rows: written.audit_rows,
+            sessions: written.sessions,
         })
     }
 

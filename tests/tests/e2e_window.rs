@@ -550,18 +550,14 @@ async fn supervisor_wrong_pin_is_refused_and_override_is_audited() -> TestResult
             folder.send_keys(&export_path.display().to_string()).await?;
             s.click("#exportar").await?;
             let done = s.text("#exportar-resultado").await?;
-            assert!(done.contains("zeues-auditoria_"), "{done}");
+            assert!(done.contains("zeues-export_"), "{done}");
             s.screenshot("30-supervisor-exportar").await?;
             let files: Vec<String> = std::fs::read_dir(&export_path)?
                 .filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().to_string())
                 .collect();
-            assert_eq!(files.len(), 2, "{files:?}");
-            let audit = files
-                .iter()
-                .find(|f| f.starts_with("zeues-auditoria_"))
-                .ok_or("no audit CSV")?;
-            let csv = std::fs::read_to_string(export_path.join(audit))?;
+            assert_eq!(files.len(), 1, "{files:?}");
+            let csv = std::fs::read_to_string(export_path.join(&files[0]))?;
             assert!(csv.contains("SUPERVISOR_OVERRIDE") && csv.contains(&tag));
             s.click("#supervisor-salir").await?;
             s.wait("#pantalla-operacion").await?;

@@ -240,6 +240,14 @@ async fn csv_export_has_the_sessions_and_audit_rows_of_the_period() {
     act(Intent::Tomar(Operacion::Arm));
     clock.advance(Duration::from_secs(2 * 3600 + 15 * 60));
     act(Intent::Pausar(Operacion::Arm));
+    // Only what the plant has is exported: wait for the engine to apply both taps.
+    for _ in 0..500 {
+        if !z.store().has_pending(&tag).unwrap() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!z.store().has_pending(&tag).unwrap(), "never applied");
     let today = crate::domain::time::fmt_date(santiago(noon()).date());
     let export = z
         .csv_export(&Periodo {
@@ -247,22 +255,35 @@ async fn csv_export_has_the_sessions_and_audit_rows_of_the_period() {
             hasta: today.clone(),
         })
         .unwrap();
-    assert!(export.historial.starts_with("\u{feff}TAG_SPOOL,Trabajador"));
+    // The format of `zeues export`: audit rows, then the sessions overlapping the period.
+    assert!(export.csv.starts_with("\u{feff}Registro,ID,TAG_SPOOL"));
     let session = export
-        .historial
+        .csv
         .lines()
-        .find(|l| l.starts_with(&format!("{tag},")))
-        .unwrap_or_else(|| panic!("no session for {tag}:\n{}", export.historial));
-    assert!(session.contains("MR(93),93,ARM"), "{session}");
-    assert!(session.contains(",2h 15m,8100,1,PAUSAR_SPOOL"), "{session}");
+        .find(|l| l.starts_with(&format!("OCUPACION,,{tag},")))
+        .unwrap_or_else(|| panic!("no session for {tag}:\n{}", export.csv));
+    assert!(
+        session.contains(",ARM,PAUSAR_SPOOL,93,MR(93),"),
+        "{session}"
+    );
+    assert!(session.contains(",2h 15m,1,"), "{session}");
     let rows: Vec<&str> = export
-        .auditoria
+        .csv
         .lines()
-        .filter(|l| l.contains(&tag))
+        .filter(|l| l.starts_with("AUDITORIA") && l.contains(&tag))
         .collect();
-    assert_eq!(rows.len(), 2, "{}", export.auditoria);
+    assert_eq!(rows.len(), 2, "{}", export.csv);
     assert!(rows[0].contains("TOMAR_SPOOL") && rows[1].contains("PAUSAR_SPOOL"));
-    assert_eq!(export.auditoria_filas, export.auditoria.lines().count() - 1);
+    let ours = export
+        .csv
+        .lines()
+        .filter(|l| l.starts_with(&format!("OCUPACION,,{tag},")))
+        .count();
+    assert_eq!(ours, 1);
+    assert_eq!(
+        export.sessions,
+        export.csv.lines().filter(|l| l.starts_with("OCUPACION")).count()
+    );
     // A later period has neither.
     let later = z
         .csv_export(&Periodo {
@@ -270,7 +291,7 @@ async fn csv_export_has_the_sessions_and_audit_rows_of_the_period() {
             hasta: "02-01-2027".into(),
         })
         .unwrap();
-    assert!(!later.historial.contains(&tag) && !later.auditoria.contains(&tag));
+    assert!(!later.csv.contains(&tag));
     z.shutdown();
 }
 

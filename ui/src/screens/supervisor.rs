@@ -804,7 +804,7 @@ fn Exportar(desk: Desk) -> impl IntoView {
     view! {
         <div class="scroll" id="supervisor-exportar">
             <p class="hint">
-                "Historial de ocupación (sesiones con duración) y registro de auditoría del período, en dos archivos CSV que abren en Excel, LibreOffice o Google Sheets."
+                "Registro de auditoría y sesiones de ocupación (con duración) del período, en un CSV que abre en Excel, LibreOffice o Google Sheets: el mismo formato que «zeues export». Incluye lo que la planilla ya tiene; lo pendiente de sincronizar no."
             </p>
             <div class="filters">
                 <PeriodPicker desde=desde hasta=hasta/>
@@ -822,8 +822,8 @@ fn Exportar(desk: Desk) -> impl IntoView {
                     .map(|r| match r {
                         Ok(x) => view! {
                             <div class="said ok" id="exportar-resultado">
-                                <strong>{format!("Exportado: {} sesiones y {} registros de auditoría", x.historial_filas, x.auditoria_filas)}</strong>
-                                <ul>{x.archivos.into_iter().map(|a| view! { <li class="path">{a}</li> }).collect_view()}</ul>
+                                <strong>{format!("Exportado: {} registros de auditoría y {} sesiones de ocupación", x.audit_rows, x.sessions)}</strong>
+                                <ul><li class="path">{x.archivo}</li></ul>
                             </div>
                         }
                             .into_any(),
