@@ -290,6 +290,15 @@ pub fn command(l: Lang) -> Command {
             )
             .arg(json_arg(l)),
         )
+        .subcommand(leaf(
+            "pin",
+            l,
+            l.t(
+                "Fija el PIN de supervisor de este equipo (lo lee de la entrada estándar: `echo 1234 | zeues pin`; se guarda solo su hash). Para equipos configurados copiando zeues.toml.",
+                "Sets this device's supervisor PIN (read from standard input: `echo 1234 | zeues pin`; only its hash is kept). For devices configured by copying zeues.toml.",
+            ),
+            "zeues pin < PIN",
+        ))
 }
 
 /// clap's own errors, told in `l` (clap only speaks English).
@@ -391,6 +400,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Some(("demo", _)) => demo_cmd(&ctx, rt.handle().clone()),
         Some(("export", s)) => rt.block_on(export_cmd(&ctx, s)),
         Some(("status", s)) => rt.block_on(status_cmd(&ctx, s.get_flag("json"))),
+        Some(("pin", _)) => pin_cmd(&ctx),
         _ => Err(Failure::Usage(
             ctx.l.t("falta el comando", "missing command").into(),
         )),
@@ -814,6 +824,35 @@ async fn export_cmd(ctx: &Ctx, s: &ArgMatches) -> Result<ExitCode, Failure> {
             )
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The PIN comes from standard input, never from the arguments (shell history, `ps`).
+fn pin_cmd(ctx: &Ctx) -> Result<ExitCode, Failure> {
+    let l = ctx.l;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(failed)?;
+    let pin = line.trim();
+    if pin.is_empty() {
+        return Err(Failure::Usage(
+            l.t(
+                "escriba el PIN en la entrada estándar: echo 1234 | zeues pin",
+                "give the PIN on standard input: echo 1234 | zeues pin",
+            )
+            .into(),
+        ));
+    }
+    let db = ctx.device_db();
+    let (store, _) = zeues_sync::store::Store::open(&db).map_err(failed)?;
+    zeues_sync::service::set_pin(&store, pin).map_err(|e| Failure::Usage(e.message))?;
+    println!(
+        "{} {}",
+        l.t(
+            "PIN de supervisor guardado (hash argon2) en",
+            "Supervisor PIN saved (argon2 hash) in"
+        ),
+        db.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

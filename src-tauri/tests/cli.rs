@@ -34,6 +34,32 @@ async fn zeues(args: &[&str]) -> Output {
     .unwrap()
 }
 
+async fn zeues_stdin(args: &[&str], input: &'static str) -> Output {
+    use std::io::Write;
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .env_remove("ZEUES_CONFIG")
+            .env_remove("ZEUES_DATA_DIR")
+            .env_remove("ZEUES_LANG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -291,6 +317,18 @@ async fn demo_seeds_and_status_reports_the_device() {
 
     let o = zeues(&["migrate", "--dry-run", "--data-dir", d]).await;
     assert!(text(&o).contains("no hay nada que hacer"), "{}", text(&o));
+
+    // The supervisor PIN, from standard input, kept only as a hash.
+    let o = zeues_stdin(&["pin", "--data-dir", d], "98\n").await;
+    assert_eq!(o.status.code(), Some(2), "too short: {}", text(&o));
+    let o = zeues_stdin(&["pin", "--data-dir", d], "9876\n").await;
+    assert!(o.status.success(), "{}", text(&o));
+    let (store, _) = zeues_sync::store::Store::open(&dir.path().join("zeues.db")).unwrap();
+    let hash = store.setting("supervisor_pin").unwrap().unwrap();
+    assert!(
+        hash.starts_with("$argon2") && !hash.contains("9876"),
+        "{hash}"
+    );
 
     // Plant mode without Redis: Sheets answers, so "solo Sheets".
     let rig = Rig::start().await;
