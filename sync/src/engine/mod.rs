@@ -6,11 +6,11 @@
 //! command id, or an applied-id record, or the command id in `Metadata`, proves it landed.
 
 mod claim;
-mod probe;
 pub mod failpoint;
 mod follow;
 pub mod leader;
 mod presence;
+mod probe;
 mod pull;
 mod push;
 

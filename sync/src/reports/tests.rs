@@ -282,7 +282,11 @@ async fn csv_export_has_the_sessions_and_audit_rows_of_the_period() {
     assert_eq!(ours, 1);
     assert_eq!(
         export.sessions,
-        export.csv.lines().filter(|l| l.starts_with("OCUPACION")).count()
+        export
+            .csv
+            .lines()
+            .filter(|l| l.starts_with("OCUPACION"))
+            .count()
     );
     // A later period has neither.
     let later = z

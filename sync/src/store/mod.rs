@@ -6,10 +6,10 @@
 //! screen does not show. This module never talks to the network.
 
 mod codec;
-pub mod outbox;
 pub mod inspect;
-pub mod reports;
+pub mod outbox;
 mod recovery;
+pub mod reports;
 mod schema;
 
 use std::path::{Path, PathBuf};
