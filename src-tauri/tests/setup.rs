@@ -90,6 +90,15 @@ async fn green_saves_private_files_and_the_pin_then_opens_the_plant() {
         .await
         .unwrap_err();
     assert_eq!(e.code, "PIN_REQUERIDO");
+    // Now the plant database exists without a PIN: the check is red unless the form has one.
+    let r = startup::check(&settings, &s.config(), s.dir.path()).await;
+    assert!(
+        r.checks.iter().any(|c| c.id == "supervisor_pin" && !c.ok),
+        "{r:#?}"
+    );
+    assert!(startup::check(&s.settings(), &s.config(), s.dir.path())
+        .await
+        .ok());
 
     let mode = startup::save(&s.settings(), &s.config(), s.dir.path())
         .await

@@ -282,7 +282,7 @@ pub struct PlantSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DoctorCheck {
     /// Stable id (`config`, `key_file`, `token`, `spreadsheet`, `tabs`, `columns`, `app_columns`,
-    /// `redis`, `clock_skew`, `quota`, `local_db`, `outbox`).
+    /// `redis`, `clock_skew`, `quota`, `local_db`, `supervisor_pin`, `outbox`).
     pub id: String,
     pub label: String,
     pub ok: bool,

@@ -27,7 +27,7 @@ use crate::ports::sheets::{GoogleSheets, SheetsConfig};
 use crate::ports::{CoordError, QuotaKind, Workbook, WorkbookError};
 
 /// Every check id, in the order they are reported.
-pub const ALL_CHECKS: [&str; 12] = [
+pub const ALL_CHECKS: [&str; 13] = [
     "config",
     "key_file",
     "token",
@@ -39,6 +39,7 @@ pub const ALL_CHECKS: [&str; 12] = [
     "clock_skew",
     "quota",
     "local_db",
+    "supervisor_pin",
     "outbox",
 ];
 
@@ -728,6 +729,21 @@ fn local_checks(db: &Path, limits: &Limits, now: DateTime<Utc>, checks: &mut Vec
             DB,
             format!("{}: {}", db.display(), i.integrity),
             "Cierre ZEUES y vuelva a abrirlo: la base dañada se aparta (zeues.db.corrupt-…) y se rescatan los comandos pendientes. No la borre a mano.",
+        ));
+    }
+    const PIN: &str = "PIN de supervisor";
+    if i.pin_set {
+        checks.push(green(
+            "supervisor_pin",
+            PIN,
+            "Configurado (guardado como hash)",
+        ));
+    } else {
+        checks.push(red(
+            "supervisor_pin",
+            PIN,
+            "Este equipo no tiene PIN de supervisor: OVERRIDE, liberar spools y resolver conflictos no funcionarán",
+            "Fíjelo con el asistente de primer inicio, o con `echo 1234 | zeues pin` (use su PIN; se guarda solo el hash).",
         ));
     }
     let waiting = i.pending + i.held;

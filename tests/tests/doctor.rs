@@ -30,7 +30,8 @@ fn target(rig: &Rig, redis: Option<RedisConfig>) -> PlantTarget {
 
 async fn run(rig: &Rig, redis: Option<RedisConfig>) -> DoctorReport {
     let db = rig.dir.path().join("zeues.db");
-    zeues_sync::store::Store::open(&db).unwrap();
+    let (store, _) = zeues_sync::store::Store::open(&db).unwrap();
+    zeues_sync::service::set_pin(&store, "4321").unwrap();
     let input = DoctorInput {
         config: ConfigState::Valid {
             detail: "prueba".into(),
@@ -259,8 +260,13 @@ async fn a_stale_outbox_and_a_demo_without_plant_checks() {
         limits: Limits::default(),
     };
     let r = doctor::run(&input, &SystemClock).await;
-    assert_eq!(red_ids(&r), vec!["outbox"], "{r:#?}");
+    assert_eq!(red_ids(&r), vec!["supervisor_pin", "outbox"], "{r:#?}");
     assert!(check(&r, "outbox").detail.contains("3 días"), "{r:#?}");
+    assert!(check(&r, "supervisor_pin")
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("zeues pin"));
     let ran: Vec<&str> = r.checks.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ran, vec!["config", "local_db", "outbox"]);
+    assert_eq!(ran, vec!["config", "local_db", "supervisor_pin", "outbox"]);
 }

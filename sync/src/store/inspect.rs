@@ -25,6 +25,8 @@ pub struct Inspection {
     /// When this device last applied a command to the plant.
     pub last_applied: Option<DateTime<Utc>>,
     pub spools: u64,
+    /// A supervisor PIN hash is stored (overrides, force-release and conflicts need it).
+    pub pin_set: bool,
 }
 
 impl Inspection {
@@ -69,6 +71,11 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         |r| r.get(0),
     )?;
     let spools: u64 = conn.query_row("SELECT COUNT(*) FROM spools", [], |r| r.get(0))?;
+    let pin_set: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM settings WHERE key = 'supervisor_pin' AND value != '')",
+        [],
+        |r| r.get(0),
+    )?;
     let device_id: Option<String> = conn
         .query_row(
             "SELECT value FROM settings WHERE key = 'device_id'",
@@ -85,6 +92,7 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         oldest_pending: parse_ts(oldest),
         last_applied: parse_ts(last),
         spools,
+        pin_set,
     })
 }
 
@@ -106,6 +114,9 @@ mod tests {
         assert_eq!((i.pending, i.held, i.open_conflicts), (0, 0, 0));
         assert_eq!(i.oldest_pending, None);
         assert_eq!(i.device_id.as_deref(), Some(store.device_id()));
+        assert!(!i.pin_set);
+        crate::service::set_pin(&store, "4321").unwrap();
+        assert!(inspect(&path).unwrap().pin_set);
 
         store
             .replace_workers(&[Worker {
