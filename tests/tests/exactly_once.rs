@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Exactly once across crashes: a device process is killed (abort, like `kill -9`) at each
 //! named step of the push path, then started again; the plant must hold the command exactly
 //! once — one audit row, the row's version equal to the command id — and no conflict.
