@@ -801,6 +801,7 @@ async fn offline_tomar_that_lost_shows_the_conflict_and_notifies() -> TestResult
     let (da, db) = (DataDir::new("conflicto-a")?, DataDir::new("conflicto-b")?);
     plant.configure(da.path(), "Tablet A", &route_a)?;
     plant.configure(db.path(), "Tablet B", &plant.direct())?;
+    plant.set_supervisor_pin(da.path(), PLANT_PIN)?;
     let a = start_plant_device(&webdriver_url(), &app, da.path(), "conflicto-a").await?;
     let b = match start_plant_device(&webdriver_url_b(), &app, db.path(), "conflicto-b").await {
         Ok(b) => b,
@@ -882,6 +883,39 @@ async fn offline_tomar_that_lost_shows_the_conflict_and_notifies() -> TestResult
         ))
         .await?;
         a.screenshot("54-conflicto-a-dashboard").await?;
+
+        // A's supervisor: the conflict in the inbox and in the metrics; discarded, it closes.
+        a.click("#inicio").await?;
+        a.click("#link-supervisor").await?;
+        a.click(&format!("#supervisor-list [data-worker-id='{SUPERVISOR}']"))
+            .await?;
+        a.wait("#pin-input")
+            .await?
+            .send_keys(&format!("{PLANT_PIN}\u{E007}"))
+            .await?;
+        a.click("#tab-conflictos").await?;
+        let card = a
+            .wait(&format!(
+                "#supervisor-conflictos .conflict-card[data-tag='{tag}']"
+            ))
+            .await?;
+        let id = card.attr("data-conflict").await?.ok_or("no conflict id")?;
+        assert!(card.text().await?.contains("SPOOL_OCUPADO"));
+        a.screenshot("55-conflicto-a-bandeja").await?;
+        a.click("#tab-metricas").await?;
+        a.wait(&format!("#metricas-spool tr[data-key='{tag}']"))
+            .await?;
+        a.wait(&format!(
+            "#metricas-trabajador tr[data-key='MR({ARMADOR})']"
+        ))
+        .await?;
+        a.screenshot("56-conflicto-a-metricas").await?;
+        a.click("#tab-conflictos").await?;
+        a.click(&format!("[id='descartar-{id}']")).await?;
+        a.wait("#sin-conflictos").await?;
+        let said = a.text("#supervisor-resultado").await?;
+        assert!(said.contains("descartado"), "{said}");
+        a.screenshot("57-conflicto-a-descartado").await?;
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
     }
     .await;

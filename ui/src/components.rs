@@ -75,7 +75,11 @@ pub fn SyncBadge() -> impl IntoView {
     let detail = move || {
         st.sync.with(|s| match s {
             Some(s) => {
-                let mut t = format!("Modo {}; equipo {}", s.mode, s.device_id);
+                let mut t = format!(
+                    "{}; equipo {}",
+                    text::mode_label(&s.mode),
+                    text::short_id(&s.device_id)
+                );
                 if let Some(l) = &s.last_sync {
                     t.push_str(&format!("; última sincronización {l}"));
                 }
@@ -121,7 +125,11 @@ pub fn PendingPanel() -> impl IntoView {
         st.sync
             .get()
             .map(|s| {
-                let mut t = format!("Modo {} · equipo {}", s.mode, s.device_id);
+                let mut t = format!(
+                    "{} · equipo {}",
+                    text::mode_label(&s.mode),
+                    text::short_id(&s.device_id)
+                );
                 if let Some(l) = s.last_sync {
                     t.push_str(&format!(" · última sincronización {l}"));
                 }
@@ -169,11 +177,7 @@ pub fn PendingPanel() -> impl IntoView {
                                     {p
                                         .into_iter()
                                         .map(|c| {
-                                            let estado = match (&c.last_error, c.attempts) {
-                                                (Some(e), n) => format!("{} ({n} intentos): {e}", c.status),
-                                                (None, 0) => c.status.clone(),
-                                                (None, n) => format!("{} ({n} intentos)", c.status),
-                                            };
+                                            let estado = text::pending_state(&c.status, c.attempts, c.last_error.as_deref());
                                             view! {
                                                 <tr data-tag=c.tag.clone()>
                                                     <td>{c.tag.clone()}</td>

@@ -68,6 +68,40 @@ pub fn error_action(code: &str) -> &'static str {
     }
 }
 
+/// `standalone` / `plant` as people read it.
+pub fn mode_label(mode: &str) -> &str {
+    match mode {
+        "standalone" => "Planta de demostración",
+        "plant" => "Planta",
+        other => other,
+    }
+}
+
+/// The first block of a device id (enough to tell devices apart on screen).
+pub fn short_id(id: &str) -> &str {
+    id.split('-').next().unwrap_or(id)
+}
+
+/// A pending command's state, attempts and last error in Spanish.
+pub fn pending_state(status: &str, attempts: u32, last_error: Option<&str>) -> String {
+    let word = match status {
+        "pending" => "En espera",
+        "held" => "Retenido tras un conflicto",
+        "conflict" => "Conflicto",
+        "applied" => "Sincronizado",
+        other => other,
+    };
+    let tries = match attempts {
+        0 => String::new(),
+        1 => " (1 intento)".to_string(),
+        n => format!(" ({n} intentos)"),
+    };
+    match last_error {
+        Some(e) => format!("{word}{tries}: {e}"),
+        None => format!("{word}{tries}"),
+    }
+}
+
 /// Occupations longer than this are highlighted (one shift).
 pub const LONG_OCCUPATION_SECS: i64 = 8 * 3600;
 
@@ -313,6 +347,21 @@ mod tests {
         }
         assert_eq!(op_label("REPARACION"), "REPARACIÓN");
         assert_eq!(QUEUED, "Guardado — se sincronizará");
+    }
+
+    #[test]
+    fn pending_commands_read_in_spanish() {
+        assert_eq!(pending_state("pending", 0, None), "En espera");
+        assert_eq!(
+            pending_state("pending", 1, Some("sin conexión")),
+            "En espera (1 intento): sin conexión"
+        );
+        assert_eq!(
+            pending_state("held", 3, None),
+            "Retenido tras un conflicto (3 intentos)"
+        );
+        assert_eq!(mode_label("plant"), "Planta");
+        assert_eq!(short_id("22ea207f-44df-4a26"), "22ea207f");
     }
 
     #[test]

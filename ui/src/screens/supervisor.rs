@@ -568,15 +568,22 @@ fn Metricas() -> impl IntoView {
         });
     });
     let table =
-        |id: &'static str, title: &'static str, rows: Vec<zeues_sync::api::ConflictCount>| {
+        |id: &'static str, what: &'static str, rows: Vec<zeues_sync::api::ConflictCount>| {
             view! {
                 <div class="metric-col">
-                    <h3>{title}</h3>
+                    <h3>{format!("Por {}", what.to_lowercase())}</h3>
                     {if rows.is_empty() {
                         view! { <p class="hint">"Sin conflictos en el período."</p> }.into_any()
                     } else {
                         view! {
                             <table class="grid-table" id=id>
+                                <thead>
+                                    <tr>
+                                        <th>{what}</th>
+                                        <th class="num">"Conflictos"</th>
+                                        <th>"Último"</th>
+                                    </tr>
+                                </thead>
                                 <tbody>
                                     {rows
                                         .into_iter()
@@ -631,8 +638,8 @@ fn Metricas() -> impl IntoView {
                             }
                         })}
                     <div class="metric-cols">
-                        {table("metricas-spool", "Por spool", m.por_spool)}
-                        {table("metricas-trabajador", "Por trabajador", m.por_trabajador)}
+                        {table("metricas-spool", "Spool", m.por_spool)}
+                        {table("metricas-trabajador", "Trabajador", m.por_trabajador)}
                     </div>
                 }
                     .into_any(),
