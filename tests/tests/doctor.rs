@@ -14,9 +14,9 @@ use sheets_common::*;
 use zeues_sync::api::{DoctorCheck, DoctorReport};
 use zeues_sync::doctor::{self, ConfigState, DoctorInput, Limits, PlantTarget};
 use zeues_sync::domain::sheet::OPERACIONES;
-use zeues_sync::ports::redis::RedisConfig;
-use zeues_sync::service::SystemClock;
-use zeues_tests::emulator::{Fault, FaultRule, Phase};
+use zeues_sync::ports::redis::{RateLimit, RedisConfig};
+use zeues_sync::service::{Clock, SystemClock};
+use zeues_tests::emulator::{Fault, FaultRule, Phase, ServiceAccountKey};
 use zeues_tests::redis_server::{free_port, RedisServer, ServerOptions};
 
 fn target(rig: &Rig, redis: Option<RedisConfig>) -> PlantTarget {
@@ -29,6 +29,12 @@ fn target(rig: &Rig, redis: Option<RedisConfig>) -> PlantTarget {
 }
 
 async fn run(rig: &Rig, redis: Option<RedisConfig>) -> DoctorReport {
+    run_at(rig, redis, &SystemClock).await
+}
+
+/// `run` with this device's clock chosen by the test (the clock-skew line compares it with
+/// Redis's `TIME`, which a test cannot move without root).
+async fn run_at(rig: &Rig, redis: Option<RedisConfig>, clock: &dyn Clock) -> DoctorReport {
     let db = rig.dir.path().join("zeues.db");
     let (store, _) = zeues_sync::store::Store::open(&db).unwrap();
     zeues_sync::service::set_pin(&store, "4321").unwrap();
@@ -43,7 +49,7 @@ async fn run(rig: &Rig, redis: Option<RedisConfig>) -> DoctorReport {
             ..Limits::default()
         },
     };
-    doctor::run(&input, &SystemClock).await
+    doctor::run(&input, clock).await
 }
 
 fn check<'a>(r: &'a DoctorReport, id: &str) -> &'a DoctorCheck {
@@ -269,4 +275,252 @@ async fn a_stale_outbox_and_a_demo_without_plant_checks() {
         .contains("zeues pin"));
     let ran: Vec<&str> = r.checks.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ran, vec!["config", "local_db", "supervisor_pin", "outbox"]);
+}
+
+/// The red line's fix, which `zeues doctor` prints under it.
+fn fix<'a>(r: &'a DoctorReport, id: &str) -> &'a str {
+    let c = check(r, id);
+    assert!(!c.ok, "'{id}' should be red: {c:?}");
+    c.fix
+        .as_deref()
+        .unwrap_or_else(|| panic!("red '{id}' without a fix"))
+}
+
+/// `zeues doctor` exits 1 exactly when `report.ok()` is false (src-tauri/src/cli.rs; the
+/// process is tested in src-tauri/tests/cli.rs), so this is the suite's "non-zero exit".
+fn assert_exits_non_zero(r: &DoctorReport) {
+    assert!(
+        !r.ok(),
+        "a red line must make `zeues doctor` exit 1: {r:#?}"
+    );
+}
+
+/// Every Sheets check that needs a usable key must wait for it.
+fn assert_sheets_checks_wait(r: &DoctorReport, from: &str) {
+    let all = ["token", "spreadsheet", "tabs", "columns", "app_columns"];
+    let start = all.iter().position(|id| *id == from).unwrap();
+    for id in &all[start..] {
+        assert!(doctor::omitted(r).contains(id), "{id} ran: {r:#?}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_key_file_asks_for_the_right_path() {
+    let rig = Rig::start().await;
+    rig.seed(demo_plant(5));
+    std::fs::remove_file(&rig.key).unwrap();
+    let r = run(&rig, None).await;
+    assert_exits_non_zero(&r);
+    assert_eq!(red_ids(&r), vec!["key_file"], "{r:#?}");
+    assert!(check(&r, "key_file").detail.contains("sa.json"), "{r:#?}");
+    assert!(
+        fix(&r, "key_file")
+            .contains("Indique la ruta correcta del archivo JSON de la cuenta de servicio"),
+        "{r:#?}"
+    );
+    assert_sheets_checks_wait(&r, "token");
+    assert!(check(&r, "local_db").ok, "local checks still run");
+}
+
+#[tokio::test]
+async fn an_unparsable_key_file_asks_for_a_new_json_key_without_echoing_it() {
+    let rig = Rig::start().await;
+    rig.seed(demo_plant(5));
+    // A key cut off mid-copy: private (0600 kept, so this is not the permissions line) but
+    // not JSON. Its secret part must not come back in the report.
+    std::fs::write(
+        &rig.key,
+        "{\"type\": \"service_account\", \"private_key\": \"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw",
+    )
+    .unwrap();
+    let r = run(&rig, None).await;
+    assert_exits_non_zero(&r);
+    assert_eq!(red_ids(&r), vec!["key_file"], "{r:#?}");
+    let f = fix(&r, "key_file");
+    assert!(
+        f.contains("no es una clave de cuenta de servicio") && f.contains("formato JSON"),
+        "{f}"
+    );
+    let shown = serde_json::to_string(&r).unwrap();
+    assert!(!shown.contains("MIIEvQIBADANBgkq"), "{shown}");
+    assert_sheets_checks_wait(&r, "token");
+}
+
+#[tokio::test]
+async fn a_key_google_refuses_asks_for_a_new_key() {
+    let rig = Rig::start().await;
+    rig.seed(demo_plant(5));
+    // A well-formed key for the same account that the token endpoint never saw: what a
+    // revoked (or deleted and re-created) key looks like to the device.
+    let stranger = ServiceAccountKey::generate(SA, rig.emu.token_url()).unwrap();
+    stranger.write(&rig.key).unwrap();
+    let r = run(&rig, None).await;
+    assert_exits_non_zero(&r);
+    assert_eq!(red_ids(&r), vec!["token"], "{r:#?}");
+    assert!(check(&r, "key_file").ok, "the file itself is fine");
+    let f = fix(&r, "token");
+    assert!(
+        f.contains("Google rechazó la clave") && f.contains("Cree una clave nueva"),
+        "{f}"
+    );
+    assert!(
+        rig.calls("oauth2.token") >= 1,
+        "the token endpoint was asked"
+    );
+    assert_eq!(rig.calls("spreadsheets.get"), 0, "no token, no Sheets call");
+    assert_sheets_checks_wait(&r, "spreadsheet");
+}
+
+#[tokio::test]
+async fn a_corrupt_local_database_is_red_and_left_where_it_is() {
+    let rig = Rig::start().await;
+    rig.seed(demo_plant(5));
+    let db = rig.dir.path().join("zeues.db");
+    {
+        let (store, _) = zeues_sync::store::Store::open(&db).unwrap();
+        zeues_sync::service::set_pin(&store, "4321").unwrap();
+        // Enough rows for the replica to span many pages past the schema page.
+        let spools: Vec<_> = (0..2000)
+            .map(|i| zeues_sync::domain::Spool {
+                tag: format!("MK-{i}"),
+                row: i + 2,
+                version: "0".into(),
+                ..Default::default()
+            })
+            .collect();
+        store.upsert_plant_rows(&spools).unwrap();
+    }
+    // Closing the last connection checkpoints the WAL into the file: what is damaged below is
+    // the whole database.
+    assert!(!db.with_extension("db-wal").exists());
+    let input = |db: &std::path::Path| DoctorInput {
+        config: ConfigState::Valid {
+            detail: "prueba".into(),
+        },
+        plant: Some(target(&rig, None)),
+        device_db: Some(db.to_path_buf()),
+        limits: Limits {
+            timeout: Duration::from_secs(5),
+            ..Limits::default()
+        },
+    };
+    let r = doctor::run(&input(&db), &SystemClock).await;
+    assert!(r.ok(), "green before the damage: {r:#?}");
+
+    // Damaged pages behind an intact header (a bad sector, a power cut mid-write).
+    let mut bytes = std::fs::read(&db).unwrap();
+    let page = 4096;
+    assert!(bytes.len() > 8 * page, "{} bytes", bytes.len());
+    let half = bytes.len() / 2;
+    bytes[page..half].fill(0xA5);
+    std::fs::write(&db, &bytes).unwrap();
+    let r = doctor::run(&input(&db), &SystemClock).await;
+    assert_exits_non_zero(&r);
+    assert_eq!(red_ids(&r), vec!["local_db"], "{r:#?}");
+    let f = fix(&r, "local_db");
+    assert!(
+        f.contains("Cierre ZEUES y vuelva a abrirlo") && f.contains("se aparta"),
+        "{f}"
+    );
+    // Doctor only reads: moving the file aside is the app's job when it opens it.
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        bytes,
+        "doctor changed the file"
+    );
+
+    // Garbage from the first byte: not a SQLite file at all.
+    std::fs::write(&db, vec![0x5A; 3 * page]).unwrap();
+    let r = doctor::run(&input(&db), &SystemClock).await;
+    assert_exits_non_zero(&r);
+    assert_eq!(red_ids(&r), vec!["local_db"], "{r:#?}");
+    let f = fix(&r, "local_db");
+    assert!(
+        f.contains("Cierre ZEUES y vuelva a abrirlo") && f.contains("se aparta"),
+        "{f}"
+    );
+    assert!(db.is_file(), "doctor moved the file");
+}
+
+/// This device's clock, `ahead` of the real one.
+struct Skewed {
+    ahead: chrono::Duration,
+}
+
+impl Clock for Skewed {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.ahead
+    }
+}
+
+#[tokio::test]
+async fn a_device_clock_far_from_redis_asks_for_ntp() {
+    let rig = Rig::start().await;
+    rig.seed(demo_plant(5));
+    let redis = RedisServer::start().unwrap();
+    // Redis's TIME is the host's real clock; the device's side is the injected clock.
+    let clock = Skewed {
+        ahead: chrono::Duration::minutes(2),
+    };
+    let r = run_at(&rig, Some(redis_single(&redis.url())), &clock).await;
+    assert_exits_non_zero(&r);
+    assert_eq!(red_ids(&r), vec!["clock_skew"], "{r:#?}");
+    let c = check(&r, "clock_skew");
+    assert!(c.detail.contains("máximo 5 s"), "{c:?}");
+    assert!(
+        fix(&r, "clock_skew").contains("timedatectl set-ntp true"),
+        "{c:?}"
+    );
+    // A clock within the limit is green against the same server.
+    let clock = Skewed {
+        ahead: chrono::Duration::seconds(1),
+    };
+    let r = run_at(&rig, Some(redis_single(&redis.url())), &clock).await;
+    assert!(r.ok(), "{r:#?}");
+}
+
+#[tokio::test]
+async fn a_fleet_budget_over_googles_limit_leaves_no_quota_headroom() {
+    let rig = Rig::start().await;
+    rig.seed(demo_plant(5));
+    let redis = RedisServer::start().unwrap();
+    let mut cfg = redis_single(&redis.url());
+    // ZEUES_QUOTA_READS=120 over one minute: twice what Google allows one service account.
+    cfg.quota.reads = RateLimit::per_minute(120);
+    let r = run(&rig, Some(cfg)).await;
+    assert_exits_non_zero(&r);
+    assert_eq!(red_ids(&r), vec!["quota"], "{r:#?}");
+    assert!(
+        check(&r, "quota").detail.contains("120 lecturas/min"),
+        "{r:#?}"
+    );
+    let f = fix(&r, "quota");
+    assert!(
+        f.contains("Google permite 60/min") && f.contains("ZEUES_QUOTA_READS"),
+        "{f}"
+    );
+}
+
+#[tokio::test]
+async fn google_out_of_quota_turns_the_quota_line_red() {
+    let rig = Rig::start().await;
+    rig.seed(demo_plant(5));
+    rig.emu.add_fault(
+        FaultRule::new(
+            Some("spreadsheets.get"),
+            Fault::Error {
+                code: 429,
+                phase: Phase::BeforeCommit,
+            },
+        )
+        .times(None),
+    );
+    let r = run(&rig, None).await;
+    assert_exits_non_zero(&r);
+    assert_eq!(red_ids(&r), vec!["quota", "spreadsheet"], "{r:#?}");
+    assert!(
+        fix(&r, "quota").contains("espere un minuto y vuelva a probar"),
+        "{r:#?}"
+    );
+    assert!(check(&r, "token").ok, "the token was fine");
 }
