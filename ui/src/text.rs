@@ -68,6 +68,14 @@ pub fn error_action(code: &str) -> &'static str {
     }
 }
 
+/// What a typed or scanned TAG that names no spool says (search fields of the dashboard and
+/// the supervisor desk).
+pub fn unknown_tag(tag: &str) -> String {
+    format!(
+        "No hay ningún spool con TAG «{tag}». Revise el TAG completo (o escanee la etiqueta); si el spool es nuevo, pida que lo agreguen a la planilla."
+    )
+}
+
 /// `standalone` / `plant` as people read it.
 pub fn mode_label(mode: &str) -> &str {
     match mode {

@@ -1,7 +1,7 @@
 //! Quién tiene qué: every occupied spool with worker, operation and elapsed time, live (the
 //! list follows the shell's replica events; the elapsed times tick every second), long
-//! occupations highlighted, spools ready per operation, a search, and a spool's history on tap
-//! (or on a TAG scan).
+//! occupations highlighted, spools ready per operation, a search, and a spool's history on tap,
+//! on a TAG scan, or on a TAG typed in the search + Enter (any spool, free ones too).
 
 use leptos::prelude::*;
 use zeues_sync::api::{Disponibles, SpoolHistory, SpoolQuery, SpoolView};
@@ -70,6 +70,40 @@ fn matches(s: &SpoolView, q: &str) -> bool {
 /// The history overlay's state: which spool, and its history once loaded.
 pub type HistorySlot = RwSignal<Option<(String, Load<SpoolHistory>)>>;
 
+/// Opens the history of a TAG someone typed (Enter) or scanned. Unlike a tapped row, the TAG
+/// may not exist: then `unknown` says so next to the search, and no empty overlay hides the
+/// field to correct it. When the TAG is not exact, the one spool `fallback` names is opened
+/// instead (a partial TAG that leaves a single row in the list).
+pub fn find_history(
+    slot: HistorySlot,
+    unknown: RwSignal<Option<String>>,
+    typed: &str,
+    fallback: Option<String>,
+) {
+    let tag = typed.trim().to_uppercase();
+    unknown.set(None);
+    if tag.is_empty() {
+        return;
+    }
+    leptos::task::spawn_local(async move {
+        match ipc::spool_history(&tag).await {
+            Ok(h) => {
+                slot.try_set(Some((h.tag.clone(), Load::Ready(h))));
+            }
+            Err(e) if e.code == "SPOOL_NO_ENCONTRADO" || e.code == "TAG_INVALIDO" => match fallback
+            {
+                Some(other) if other != tag => open_history(slot, other),
+                _ => {
+                    unknown.try_set(Some(text::unknown_tag(&tag)));
+                }
+            },
+            Err(e) => {
+                slot.try_set(Some((tag, Load::Failed(e))));
+            }
+        }
+    });
+}
+
 pub fn open_history(slot: HistorySlot, tag: String) {
     slot.set(Some((tag.clone(), Load::Loading)));
     leptos::task::spawn_local(async move {
@@ -105,10 +139,30 @@ pub fn Dashboard() -> impl IntoView {
             }
         });
     });
+    let unknown = RwSignal::new(None::<String>);
     crate::scanner::on_scan(st, move |code| {
         query.set(String::new());
-        open_history(history, code.trim().to_uppercase());
+        find_history(history, unknown, &code, None);
     });
+    // Enter in the search opens that TAG's history: the list only has occupied spools, and a
+    // free or finished spool's history must be reachable without a reader.
+    let on_enter = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() != "Enter" {
+            return;
+        }
+        let q = query.get_untracked();
+        let single = list.with_untracked(|l| match l {
+            Load::Ready(v) => {
+                let mut hits = v.iter().filter(|s| matches(s, q.trim()));
+                match (hits.next(), hits.next()) {
+                    (Some(s), None) => Some(s.tag.clone()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        });
+        find_history(history, unknown, &q, single);
+    };
 
     let stat = |id: &'static str, label: &'static str, n: Option<u32>, tone: &'static str| {
         view! {
@@ -138,11 +192,16 @@ pub fn Dashboard() -> impl IntoView {
                     id="dashboard-search"
                     class="input"
                     type="search"
-                    placeholder="Buscar TAG, trabajador u operación — o escanee"
+                    placeholder="Buscar TAG, trabajador u operación — Enter: historial del TAG"
                     prop:value=move || query.get()
-                    on:input=move |ev| query.set(event_target_value(&ev))
+                    on:input=move |ev| {
+                        unknown.set(None);
+                        query.set(event_target_value(&ev));
+                    }
+                    on:keydown=on_enter
                 />
             </div>
+            {move || unknown.get().map(|m| view! { <p class="hint warn" id="aviso-dashboard" role="alert">{m}</p> })}
             <div class="stats">{stats}</div>
             <div class="dash-head">
                 <span>"SPOOL"</span>

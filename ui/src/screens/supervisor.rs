@@ -1,8 +1,8 @@
 //! The supervisor desk (desktop): every occupation with its duration and FORZAR LIBERACIÓN,
 //! blocked spools with OVERRIDE, the conflicts inbox (descartar / re-aplicar), conflict metrics
 //! per spool and per worker over a period (hot spots), sync health and devices online, the CSV
-//! export, and the trail of wrong PINs. Each action sends the supervisor's PIN again: the shell
-//! checks it (and its rate limit) every time.
+//! export, the trail of wrong PINs, and any spool's history by TAG (typed or scanned). Each
+//! action sends the supervisor's PIN again: the shell checks it (and its rate limit) every time.
 
 use leptos::prelude::*;
 use zeues_sync::api::{
@@ -14,7 +14,9 @@ use zeues_sync::domain::Intent;
 
 use crate::components::{ErrorBox, Load};
 use crate::ipc;
-use crate::screens::dashboard::{live_occupied, open_history, HistoryOverlay, HistorySlot};
+use crate::screens::dashboard::{
+    find_history, live_occupied, open_history, HistoryOverlay, HistorySlot,
+};
 use crate::state::{AppState, Screen, SupervisorSession};
 use crate::text;
 
@@ -181,9 +183,18 @@ pub fn Supervisor() -> impl IntoView {
         busy: RwSignal::new(false),
         history: RwSignal::new(None),
     };
+    // Any spool's history, by TAG typed + Enter or scanned (the tabs list only some spools).
+    let search = RwSignal::new(String::new());
+    let unknown = RwSignal::new(None::<String>);
     crate::scanner::on_scan(st, move |code| {
-        open_history(desk.history, code.trim().to_uppercase())
+        search.set(String::new());
+        find_history(desk.history, unknown, &code, None);
     });
+    let on_enter = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Enter" {
+            find_history(desk.history, unknown, &search.get_untracked(), None);
+        }
+    };
 
     let tabs = Tab::ALL
         .into_iter()
@@ -218,10 +229,23 @@ pub fn Supervisor() -> impl IntoView {
                 <span class="who-chip" id="supervisor-activo">
                     {move || st.supervisor.get().map(|s| format!("{} · {} {}", s.worker.token, s.worker.nombre, s.worker.apellido)).unwrap_or_default()}
                 </span>
+                <input
+                    id="supervisor-buscar"
+                    class="input"
+                    type="search"
+                    placeholder="TAG + Enter: historial — o escanee"
+                    prop:value=move || search.get()
+                    on:input=move |ev| {
+                        unknown.set(None);
+                        search.set(event_target_value(&ev));
+                    }
+                    on:keydown=on_enter
+                />
                 <button class="btn btn-secondary" id="supervisor-salir" on:click=move |_| st.reset()>
                     "SALIR"
                 </button>
             </div>
+            {move || unknown.get().map(|m| view! { <p class="hint warn" id="aviso-supervisor-buscar" role="alert">{m}</p> })}
             <nav class="tabs">{tabs}</nav>
             {move || {
                 desk.said
