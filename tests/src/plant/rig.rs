@@ -97,23 +97,44 @@ impl PlantRig {
 
     /// A plant device named `name` (its folder under the rig's).
     pub async fn device(&self, name: &str, route: &Route) -> Result<Arc<Zeues>, String> {
-        let dir = self.dir.path().join(name);
-        let (store, _) = Store::open(&dir.join("zeues.db")).map_err(|e| e.to_string())?;
-        let mut cfg = SheetsConfig::new(BOOK);
-        cfg.base_url = route.sheets_url.clone();
-        cfg.request_timeout = Duration::from_secs(10);
-        let wb = GoogleSheets::connect(cfg, Credentials::ServiceAccountFile(self.key.clone()))
-            .await
-            .map_err(|e| e.to_string())?;
         let mut rcfg = RedisConfig::single(&route.redis_url);
         rcfg.quota.account = SERVICE_ACCOUNT.into();
         let coord = RedisCoordinator::connect(rcfg)
             .await
             .map_err(|e| e.to_string())?;
+        self.device_with(name, &route.sheets_url, Arc::new(coord))
+            .await
+    }
+
+    /// A plant device configured without Redis (Sheets-only): its coordinator is in-process.
+    pub async fn device_without_redis(
+        &self,
+        name: &str,
+        route: &Route,
+    ) -> Result<Arc<Zeues>, String> {
+        let coord = zeues_sync::ports::InProcessCoordinator::new();
+        self.device_with(name, &route.sheets_url, Arc::new(coord))
+            .await
+    }
+
+    async fn device_with(
+        &self,
+        name: &str,
+        sheets_url: &str,
+        coordinator: Arc<dyn zeues_sync::ports::Coordinator>,
+    ) -> Result<Arc<Zeues>, String> {
+        let dir = self.dir.path().join(name);
+        let (store, _) = Store::open(&dir.join("zeues.db")).map_err(|e| e.to_string())?;
+        let mut cfg = SheetsConfig::new(BOOK);
+        cfg.base_url = sheets_url.to_string();
+        cfg.request_timeout = Duration::from_secs(10);
+        let wb = GoogleSheets::connect(cfg, Credentials::ServiceAccountFile(self.key.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
         let wiring = Wiring {
             store: Arc::new(store),
             workbook: Arc::new(wb),
-            coordinator: Arc::new(coord),
+            coordinator,
             clock: Arc::new(SystemClock),
             notifier: Arc::new(NoNotifier),
             ids: uuid_ids(),
