@@ -49,6 +49,7 @@ pub use error::{ApiError, EmulatorError};
 pub use faults::{Fault, FaultRule, Phase};
 pub use keys::{ServiceAccountKey, SPREADSHEETS_SCOPE};
 pub use seed::{SheetSeed, SpreadsheetSeed};
+pub use server::Call;
 
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
@@ -232,7 +233,16 @@ impl Emulator {
         self.shared.lock().log.clone()
     }
 
+    /// Every API request so far, in arrival order, with its time and whether the per-user
+    /// quota refused it (token requests excluded).
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.lock().calls.clone()
+    }
+
+    /// Clears the counts and the call log.
     pub fn reset_counts(&self) {
-        self.shared.lock().counts.clear();
+        let mut inner = self.shared.lock();
+        inner.counts.clear();
+        inner.calls.clear();
     }
 }

@@ -46,6 +46,22 @@ pub struct Inner {
     pub rng: StdRng,
     /// Every API response (`method`, `status`, `body`) when `config.record_responses` is on.
     pub log: Vec<Json>,
+    /// Every API request as it arrived, always kept (a few words each), so rates can be
+    /// measured at the emulator rather than trusted from the client's side.
+    pub calls: Vec<Call>,
+}
+
+/// One API request at the emulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    /// When it arrived (before any injected latency, auth or quota).
+    pub at: Instant,
+    /// The discovery method id (`spreadsheets.values.batchGet`, ...).
+    pub method: &'static str,
+    /// Counted against the write quota (everything but `get`, `values.get`, `values.batchGet`).
+    pub write: bool,
+    /// Refused with 429 by the per-user quota (injected 429 faults are not counted here).
+    pub quota_refused: bool,
 }
 
 pub struct Shared {
@@ -67,6 +83,7 @@ impl Shared {
             counts: BTreeMap::new(),
             rng: StdRng::seed_from_u64(config.rng_seed),
             log: Vec::new(),
+            calls: Vec::new(),
         };
         Shared {
             token_url: format!("{base_url}token"),
@@ -335,10 +352,18 @@ async fn handle(shared: &Shared, req: Request) -> Outcome {
         }
     };
     let q = Query::parse(parts.uri.query());
-    let plan = {
+    let arrived = Instant::now();
+    let (plan, call) = {
         let mut inner = shared.lock();
         *inner.counts.entry(name.to_string()).or_insert(0) += 1;
-        faults::plan(&mut inner.faults, name)
+        inner.calls.push(Call {
+            at: arrived,
+            method: name,
+            write: method.is_write(),
+            quota_refused: false,
+        });
+        let call = inner.calls.len() - 1;
+        (faults::plan(&mut inner.faults, name), call)
     };
     if plan.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
@@ -372,6 +397,10 @@ async fn handle(shared: &Shared, req: Request) -> Outcome {
             method.is_write(),
             Instant::now(),
         ) {
+            // The log may have been cleared since; mark only the entry this request added.
+            if let Some(c) = inner.calls.get_mut(call).filter(|c| c.at == arrived) {
+                c.quota_refused = true;
+            }
             return reply(Err(ApiError::quota(
                 method.is_write(),
                 shared.config.project_number,
@@ -422,6 +451,7 @@ async fn control_reset(State(shared): State<Arc<Shared>>) -> Response {
     inner.faults.clear();
     inner.counts.clear();
     inner.log.clear();
+    inner.calls.clear();
     inner.quotas.reset();
     inner.quota = shared.config.quota;
     AxJson(json!({})).into_response()
@@ -557,7 +587,9 @@ async fn control_counts(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn control_reset_counts(State(shared): State<Arc<Shared>>) -> Response {
-    shared.lock().counts.clear();
+    let mut inner = shared.lock();
+    inner.counts.clear();
+    inner.calls.clear();
     AxJson(json!({})).into_response()
 }
 
