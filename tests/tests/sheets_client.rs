@@ -6,6 +6,8 @@
 
 mod sheets_common;
 
+use std::time::Duration;
+
 use serde_json::{json, Value as Json};
 use sheets_common::*;
 use zeues_sync::domain::sheet::{Col, METADATA, OPERACIONES};
@@ -436,4 +438,114 @@ async fn writes_past_the_grid_grow_it_in_the_same_call() {
     wb.write(&batch).await.unwrap();
     assert_eq!(rig.emu.api_calls(), 1);
     assert_eq!(rig.dump(OPERACIONES)[4][col(Col::TagSpool)], json!("T-005"));
+}
+
+/// The product's client with a short whole-request timeout, so the emulator's latency fault
+/// makes requests time out (the default 20 s of the rig would never trip).
+async fn impatient_client(rig: &Rig) -> std::sync::Arc<GoogleSheets> {
+    let mut c = rig.config();
+    c.request_timeout = Duration::from_millis(TIMEOUT_MS);
+    rig.client_with(c).await
+}
+
+const TIMEOUT_MS: u64 = 300;
+/// Well past the timeout, so each slowed call certainly times out on the client.
+const SLOW_MS: u64 = 1_500;
+
+#[tokio::test]
+async fn a_read_that_times_out_is_retried_and_succeeds_once_the_latency_is_gone() {
+    let rig = Rig::start().await;
+    plant(&rig);
+    let wb = impatient_client(&rig).await;
+    // Warm (token, sheet ids, header) so the faults below hit only the data read.
+    wb.read_tab(OPERACIONES).await.unwrap();
+    rig.emu.reset_counts();
+    let retries = wb.stats().retries;
+
+    // The first two tries time out; the third, past the fault's count, answers.
+    rig.emu.add_fault(
+        FaultRule::new(
+            Some("spreadsheets.values.batchGet"),
+            Fault::Latency { ms: SLOW_MS },
+        )
+        .times(Some(2)),
+    );
+    let g = wb.read_tab(OPERACIONES).await.unwrap();
+    assert_eq!(g.rows.len(), 2);
+    assert_eq!(g.rows[0][col(Col::TagSpool)], RawCell::Text("T-001".into()));
+    assert_eq!(wb.stats().retries - retries, 2, "{:?}", wb.stats());
+    assert_eq!(rig.calls("spreadsheets.values.batchGet"), 3);
+
+    // Slow on every call: each try times out and the read ends in a typed SIN_CONEXION after
+    // `max_attempts` tries, not in a hang.
+    rig.emu.reset_counts();
+    rig.emu
+        .add_fault(FaultRule::new(None, Fault::Latency { ms: SLOW_MS }).times(None));
+    let started = std::time::Instant::now();
+    let e = wb.read_tab(OPERACIONES).await.unwrap_err();
+    assert!(matches!(e, WorkbookError::Unavailable(_)), "{e}");
+    assert_eq!(e.code(), "SIN_CONEXION");
+    assert_eq!(rig.calls("spreadsheets.values.batchGet"), 4, "max_attempts");
+    assert!(
+        started.elapsed() < Duration::from_millis(4 * SLOW_MS),
+        "each try gave up at the timeout: {:?}",
+        started.elapsed()
+    );
+
+    // The latency removed: the same client reads again.
+    rig.emu.clear_faults();
+    let g = wb.read_tab(OPERACIONES).await.unwrap();
+    assert_eq!(g.rows.len(), 2);
+}
+
+#[tokio::test]
+async fn a_write_that_times_out_is_outcome_unknown_never_sent_twice_and_settled_by_the_version() {
+    // Slow before applying: the emulator (hyper) drops the handler when the client hangs up,
+    // so the write never lands. Slow after applying: it landed, only the answer was late.
+    for (fault, landed) in [
+        (Fault::Latency { ms: SLOW_MS }, false),
+        (Fault::SlowAnswer { ms: SLOW_MS }, true),
+    ] {
+        let rig = Rig::start().await;
+        plant(&rig);
+        let wb = impatient_client(&rig).await;
+        wb.read_tab(OPERACIONES).await.unwrap();
+        rig.emu.reset_counts();
+        rig.emu.add_fault(FaultRule::new(
+            Some("spreadsheets.batchUpdate"),
+            fault.clone(),
+        ));
+        let started = std::time::Instant::now();
+        let e = wb.write(&one_append("cmd-9")).await.unwrap_err();
+        assert!(
+            matches!(e, WorkbookError::OutcomeUnknown(_)),
+            "{fault:?}: {e}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(SLOW_MS),
+            "{fault:?}: gave up at the timeout, not after the answer"
+        );
+        assert_eq!(
+            rig.calls("spreadsheets.batchUpdate"),
+            1,
+            "{fault:?}: written twice"
+        );
+
+        // Whatever the emulator does with the abandoned request is over by now.
+        tokio::time::sleep(Duration::from_millis(SLOW_MS + 300)).await;
+        // The engine settles it by reading the row's version (= the command id iff it landed).
+        let row = wb.read_rows(OPERACIONES, &[2]).await.unwrap();
+        let version = row.rows[0][col(Col::Version)].shown();
+        assert_eq!(version == "cmd-9", landed, "{fault:?}: version {version}");
+        assert_eq!(
+            rig.dump(METADATA).len(),
+            if landed { 2 } else { 1 },
+            "{fault:?}: one audit row iff it landed"
+        );
+        assert_eq!(
+            rig.calls("spreadsheets.batchUpdate"),
+            1,
+            "{fault:?}: settled by reading, never by writing again"
+        );
+    }
 }

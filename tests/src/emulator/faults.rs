@@ -17,6 +17,9 @@ pub enum Phase {
 pub enum Fault {
     /// Sleeps before handling.
     Latency { ms: u64 },
+    /// Applies the request, then sleeps before answering: a write that lands while the
+    /// client's timeout fires (the timeout whose outcome only a read can tell).
+    SlowAnswer { ms: u64 },
     /// Answers with Google's error for `code` (429 = quota message, 500, 503, ...).
     Error { code: u16, phase: Phase },
     /// Closes the socket without writing a response.
@@ -62,6 +65,8 @@ impl FaultRule {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Plan {
     pub latency_ms: u64,
+    /// Sleep between applying the request and answering.
+    pub answer_delay_ms: u64,
     pub before: Option<Fault>,
     pub after: Option<Fault>,
 }
@@ -77,7 +82,7 @@ pub fn plan(rules: &mut Vec<FaultRule>, method: &str) -> Plan {
             continue;
         }
         let phase = match &rule.fault {
-            Fault::Latency { .. } => None,
+            Fault::Latency { .. } | Fault::SlowAnswer { .. } => None,
             Fault::Error { phase, .. } | Fault::Drop { phase } => Some(*phase),
         };
         let slot_free = match phase {
@@ -97,6 +102,7 @@ pub fn plan(rules: &mut Vec<FaultRule>, method: &str) -> Plan {
         }
         match (&rule.fault, phase) {
             (Fault::Latency { ms }, _) => p.latency_ms += ms,
+            (Fault::SlowAnswer { ms }, _) => p.answer_delay_ms += ms,
             (f, Some(Phase::BeforeCommit)) => p.before = Some(f.clone()),
             (f, _) => p.after = Some(f.clone()),
         }
@@ -129,5 +135,23 @@ mod tests {
         assert!(plan(&mut rules, "spreadsheets.batchUpdate").after.is_some());
         assert!(plan(&mut rules, "spreadsheets.batchUpdate").after.is_none());
         assert_eq!(rules.len(), 1);
+    }
+
+    #[test]
+    fn a_slow_answer_delays_after_applying_and_takes_no_error_slot() {
+        let mut rules = vec![
+            FaultRule::new(None, Fault::SlowAnswer { ms: 7 }),
+            FaultRule::new(
+                None,
+                Fault::Error {
+                    code: 503,
+                    phase: Phase::AfterCommit,
+                },
+            ),
+        ];
+        let p = plan(&mut rules, "spreadsheets.batchUpdate");
+        assert_eq!((p.latency_ms, p.answer_delay_ms), (0, 7));
+        assert!(p.after.is_some());
+        assert!(rules.is_empty());
     }
 }

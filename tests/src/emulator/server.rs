@@ -430,6 +430,10 @@ async fn handle(shared: &Shared, req: Request) -> Outcome {
         let out = api::execute(book, &method, &q, &body, &mut inner.rng)?;
         api::apply_fields(&q, out)
     })();
+    if plan.answer_delay_ms > 0 {
+        // Committed already: a client that gives up now leaves a write that landed.
+        tokio::time::sleep(Duration::from_millis(plan.answer_delay_ms)).await;
+    }
     match &plan.after {
         Some(Fault::Drop { .. }) => Outcome::Drop,
         Some(f) => match fault_response(shared, f) {
