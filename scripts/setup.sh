@@ -6,8 +6,8 @@ source "$(dirname "$0")/lib.sh"
 APT_PACKAGES=(
   # build
   libwebkit2gtk-4.1-dev librsvg2-dev build-essential pkg-config libssl-dev file
-  # run and test
-  xvfb xauth webkit2gtk-driver dbus dbus-x11 redis-server python3-dbusmock imagemagick fonts-dejavu-core
+  # run and test (openssl: certificates for the rediss:// tests)
+  xvfb xauth webkit2gtk-driver dbus dbus-x11 redis-server openssl python3-dbusmock imagemagick fonts-dejavu-core
   # scripts/package.sh: find the installed app's window
   x11-utils
 )
