@@ -3,6 +3,58 @@
 use zeues_sync::api::{Connectivity, SyncStatus};
 use zeues_sync::domain::{Intent, Operacion, ResultadoMetrologia};
 
+/// Every error code the shell and `zeues-sync` can answer (and `ERROR_IPC`, the UI's own):
+/// the codes of DOMAIN.md §6 first, then malformed input, the workbook's, the supervisor
+/// desk's, the first-run screen's and the local ones. `every_error_says_what_to_do` holds each
+/// to a title and an action of its own, and `every_code_the_backend_returns_is_listed` reads
+/// the sources so a new code cannot fall back to "Error inesperado" unnoticed.
+pub const ERROR_CODES: [&str; 38] = [
+    // DOMAIN.md §6
+    "SPOOL_NO_ENCONTRADO",
+    "WORKER_NO_ENCONTRADO",
+    "ROL_NO_AUTORIZADO",
+    "SPOOL_OCUPADO",
+    "NO_ES_OCUPANTE",
+    "DEPENDENCIAS_NO_SATISFECHAS",
+    "OPERACION_YA_COMPLETADA",
+    "TRANSICION_INVALIDA",
+    "SPOOL_BLOQUEADO",
+    "DATOS_CORRUPTOS",
+    "ESQUEMA_INCOMPATIBLE",
+    "SIN_CONEXION",
+    "CONFLICTO",
+    "CUOTA_SHEETS",
+    // Malformed input
+    "TAG_INVALIDO",
+    "LOTE_INVALIDO",
+    // The workbook (Google Sheets)
+    "SIN_PERMISO",
+    "PLANILLA_NO_ENCONTRADA",
+    "SOLICITUD_RECHAZADA",
+    // Supervisor
+    "PIN_INCORRECTO",
+    "PIN_BLOQUEADO",
+    "PIN_NO_CONFIGURADO",
+    "PIN_INVALIDO",
+    "PERIODO_INVALIDO",
+    "CARPETA_INVALIDA",
+    "ERROR_ESCRITURA",
+    "CONFLICTO_NO_ENCONTRADO",
+    "CONFLICTO_RESUELTO",
+    // Configuration and first run
+    "SIN_CONFIGURAR",
+    "CONFIGURACION_INVALIDA",
+    "CONFIGURACION_CON_ERRORES",
+    "CONFIGURACION_NO_GUARDADA",
+    "CONFIGURACION_SHEETS",
+    "CONFIGURACION_REDIS",
+    "PIN_REQUERIDO",
+    // This device
+    "ERROR_LOCAL",
+    "ERROR_INTERNO",
+    "ERROR_IPC",
+];
+
 /// The headline for an error `code` (DOMAIN.md §6); the service's `message` is shown under it.
 pub fn error_title(code: &str) -> &'static str {
     match code {
@@ -24,18 +76,28 @@ pub fn error_title(code: &str) -> &'static str {
         "CUOTA_SHEETS" => "Google Sheets está saturado; se reintentará solo",
         "TAG_INVALIDO" => "TAG inválido",
         "LOTE_INVALIDO" => "Selección inválida",
+        "SIN_PERMISO" => "ZEUES no tiene permiso sobre la planilla",
+        "PLANILLA_NO_ENCONTRADA" => "No se encontró la planilla",
+        "SOLICITUD_RECHAZADA" => "Google Sheets rechazó el cambio",
         "ERROR_IPC" => "La ventana no pudo comunicarse con la aplicación",
         "PIN_INCORRECTO" => "PIN de supervisor incorrecto",
         "PIN_BLOQUEADO" => "PIN bloqueado por intentos fallidos",
         "PIN_NO_CONFIGURADO" => "Este equipo no tiene PIN de supervisor",
         "PIN_INVALIDO" => "PIN no válido",
+        "PIN_REQUERIDO" => "Falta el PIN de supervisor",
         "SIN_CONFIGURAR" => "Equipo sin configurar",
+        "CONFIGURACION_INVALIDA" => "Configuración no válida",
+        "CONFIGURACION_CON_ERRORES" => "No se guardó: la conexión tiene errores",
+        "CONFIGURACION_NO_GUARDADA" => "No se pudo guardar la configuración",
+        "CONFIGURACION_SHEETS" => "No se pudo conectar con Google Sheets",
+        "CONFIGURACION_REDIS" => "No se pudo conectar con Redis",
         "PERIODO_INVALIDO" => "Período no válido",
         "CARPETA_INVALIDA" => "Carpeta no válida",
         "ERROR_ESCRITURA" => "No se pudo guardar el archivo",
         "CONFLICTO_NO_ENCONTRADO" => "Conflicto no encontrado",
         "CONFLICTO_RESUELTO" => "El conflicto ya fue resuelto",
         "ERROR_LOCAL" => "Error de la base de datos de este equipo",
+        "ERROR_INTERNO" => "Error interno de ZEUES",
         _ => "Error inesperado",
     }
 }
@@ -57,12 +119,25 @@ pub fn error_action(code: &str) -> &'static str {
         "SIN_CONEXION" => "Puede seguir trabajando: todo queda guardado en este equipo.",
         "CONFLICTO" => "Un supervisor puede descartarlo o re-aplicarlo en SUPERVISOR › CONFLICTOS.",
         "CUOTA_SHEETS" => "No haga nada: se reintenta solo en un minuto.",
+        "TAG_INVALIDO" => "Escriba el TAG tal como está en la etiqueta del spool, o escanéela.",
+        "LOTE_INVALIDO" => "Vuelva a la lista y elija entre 1 y 50 spools.",
+        "SIN_PERMISO" => "Comparta la planilla con el correo de la cuenta de servicio, como Editor, y pruebe de nuevo. Mientras tanto todo queda guardado en este equipo.",
+        "PLANILLA_NO_ENCONTRADA" => "Revise el ID de la planilla (lo que va entre /d/ y /edit en su dirección) y que no la hayan borrado o movido.",
+        "SOLICITUD_RECHAZADA" => "Avise a soporte con la hora y el mensaje. Lo hecho en este equipo no se pierde.",
         "PIN_INCORRECTO" => "Escriba el PIN otra vez con cuidado.",
         "PIN_BLOQUEADO" => "Espere unos minutos o pida a otro supervisor que entre.",
         "PIN_NO_CONFIGURADO" => "Configure el PIN de supervisor en la configuración de planta.",
+        "PIN_INVALIDO" | "PIN_REQUERIDO" => "Escriba un PIN de al menos 4 dígitos, solo números.",
         "SIN_CONFIGURAR" => "Elija la planta de demostración o conecte la planta.",
+        "CONFIGURACION_INVALIDA" => "Revise los datos del formulario (ID de la planilla, archivo de clave, URL de Redis) y pruebe la conexión otra vez.",
+        "CONFIGURACION_CON_ERRORES" => "Corrija lo que PROBAR CONEXIÓN marca en rojo y vuelva a guardar.",
+        "CONFIGURACION_NO_GUARDADA" => "Revise que la carpeta de configuración exista y se pueda escribir, y vuelva a guardar.",
+        "CONFIGURACION_SHEETS" => "Revise el archivo de clave de la cuenta de servicio y la conexión a internet; «zeues doctor» dice qué falla.",
+        "CONFIGURACION_REDIS" => "Revise la URL y la contraseña de Redis y la red de la planta; «zeues doctor» dice qué falla.",
         "PERIODO_INVALIDO" => "Use fechas DD-MM-AAAA, con «desde» antes de «hasta».",
         "CARPETA_INVALIDA" | "ERROR_ESCRITURA" => "Elija una carpeta existente donde pueda escribir.",
+        "CONFLICTO_NO_ENCONTRADO" => "Vuelva a abrir CONFLICTOS: la lista cambió (otro supervisor pudo resolverlo).",
+        "CONFLICTO_RESUELTO" => "No hay nada más que hacer: véalo con VER RESUELTOS.",
         "ERROR_IPC" | "ERROR_INTERNO" | "ERROR_LOCAL" => "Cierre y abra ZEUES. Si se repite, avise a soporte con la hora.",
         _ => "Intente de nuevo. Si se repite, avise a su supervisor.",
     }
@@ -276,31 +351,112 @@ mod tests {
         }
     }
 
+    /// DOMAIN.md §6, as written there.
+    const DOMAIN_CODES: [&str; 14] = [
+        "SPOOL_NO_ENCONTRADO",
+        "WORKER_NO_ENCONTRADO",
+        "ROL_NO_AUTORIZADO",
+        "SPOOL_OCUPADO",
+        "NO_ES_OCUPANTE",
+        "DEPENDENCIAS_NO_SATISFECHAS",
+        "OPERACION_YA_COMPLETADA",
+        "TRANSICION_INVALIDA",
+        "SPOOL_BLOQUEADO",
+        "DATOS_CORRUPTOS",
+        "ESQUEMA_INCOMPATIBLE",
+        "SIN_CONEXION",
+        "CONFLICTO",
+        "CUOTA_SHEETS",
+    ];
+
     #[test]
-    fn every_domain_code_has_its_own_spanish_title() {
-        let codes = [
-            "SPOOL_NO_ENCONTRADO",
-            "WORKER_NO_ENCONTRADO",
-            "ROL_NO_AUTORIZADO",
-            "SPOOL_OCUPADO",
-            "NO_ES_OCUPANTE",
-            "DEPENDENCIAS_NO_SATISFECHAS",
-            "OPERACION_YA_COMPLETADA",
-            "TRANSICION_INVALIDA",
-            "SPOOL_BLOQUEADO",
-            "DATOS_CORRUPTOS",
-            "ESQUEMA_INCOMPATIBLE",
-            "SIN_CONEXION",
-            "CONFLICTO",
-            "CUOTA_SHEETS",
-        ];
+    fn every_code_has_its_own_spanish_title() {
+        for c in DOMAIN_CODES {
+            assert!(ERROR_CODES.contains(&c), "{c} is missing from ERROR_CODES");
+        }
         let generic = error_title("NO_EXISTE");
         let mut seen = std::collections::HashSet::new();
-        for c in codes {
+        for c in ERROR_CODES {
             let t = error_title(c);
             assert_ne!(t, generic, "{c} falls back to the generic text");
             assert!(seen.insert(t), "{c} shares its title");
         }
+    }
+
+    /// The string literal `text` starts with (after blanks), if it looks like an error code.
+    fn code_literal(text: &str) -> Option<&str> {
+        let rest = text.trim_start().strip_prefix('"')?;
+        let code = &rest[..rest.find('"')?];
+        let is_code = code.len() > 2
+            && code
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit());
+        is_code.then_some(code)
+    }
+
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let entries = std::fs::read_dir(dir).expect("a source folder of the workspace");
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Reads the shell's and the sync crate's sources: every `ApiError::new("CODE"` and every
+    /// code a `fn code(&self)` maps an error to must be in ERROR_CODES (so it has a title and
+    /// an action). Test modules are left out: they may build codes that never reach a screen.
+    #[test]
+    fn every_code_the_backend_returns_is_listed() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        for dir in ["sync/src", "src-tauri/src"] {
+            rust_files(&root.join(dir), &mut files);
+        }
+        let mut found = std::collections::BTreeSet::new();
+        for f in &files {
+            if f.file_name().is_some_and(|n| n == "tests.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(f).expect("a readable source file");
+            let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (at, _) in text.match_indices("ApiError::new(") {
+                if let Some(c) = code_literal(&text[at + "ApiError::new(".len()..]) {
+                    found.insert(c.to_string());
+                }
+            }
+            for (at, _) in text.match_indices("fn code(&self) -> &'static str {") {
+                let body = &text[at..];
+                let body = &body[..body.find("\n    }\n").unwrap_or(body.len())];
+                for (arrow, _) in body.match_indices("=>") {
+                    if let Some(c) = code_literal(&body[arrow + 2..]) {
+                        found.insert(c.to_string());
+                    }
+                }
+            }
+        }
+        found.insert("ERROR_INTERNO".into()); // ApiError::internal
+                                              // Both crates were read, the domain's mapping included (CONFLICTO is an event, not
+                                              // an answer, so it is not looked for).
+        for c in [
+            "SPOOL_OCUPADO",
+            "SIN_PERMISO",
+            "PIN_REQUERIDO",
+            "CARPETA_INVALIDA",
+        ] {
+            assert!(found.contains(c), "{c} was not found in the sources");
+        }
+        let missing: Vec<&String> = found
+            .iter()
+            .filter(|c| !ERROR_CODES.contains(&c.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "codes without a Spanish title and action in ui/src/text.rs: {missing:?}"
+        );
     }
 
     #[test]
@@ -344,17 +500,15 @@ mod tests {
 
     #[test]
     fn every_error_says_what_to_do() {
-        for c in [
-            "SPOOL_OCUPADO",
-            "SPOOL_BLOQUEADO",
-            "SIN_CONEXION",
-            "PIN_BLOQUEADO",
-            "DATOS_CORRUPTOS",
-        ] {
-            assert_ne!(error_action(c), error_action("NO_EXISTE"), "{c}");
+        let generic = error_action("NO_EXISTE");
+        for c in ERROR_CODES {
+            let a = error_action(c);
+            assert_ne!(a, generic, "{c} has no action of its own");
+            assert!(a.ends_with('.'), "{c}: «{a}» is not a sentence");
         }
         assert_eq!(op_label("REPARACION"), "REPARACIÓN");
         assert_eq!(QUEUED, "Guardado — se sincronizará");
+        assert!(unknown_tag("MK-1").contains("«MK-1»"));
     }
 
     #[test]
