@@ -86,7 +86,8 @@ step "installed binary: the window under Xvfb, first screen"
 export SHOT="$OUT/first-screen.png" APP_LOG="$OUT/window.log" DATA="$SANDBOX/datos"
 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
   set -euo pipefail
-  /usr/bin/zeues --data-dir "$DATA" >"$APP_LOG" 2>&1 &
+  # Its shipped log filter, whatever RUST_LOG the caller has: the start lines are checked below.
+  env -u RUST_LOG /usr/bin/zeues --data-dir "$DATA" >"$APP_LOG" 2>&1 &
   app=$!
   trap "kill $app 2>/dev/null || true; wait $app 2>/dev/null || true" EXIT
   # The window exists once X knows it; then give WebKit time to paint the first screen.
@@ -103,8 +104,27 @@ xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
     colours=$(identify -format "%k" "$SHOT" 2>/dev/null || echo 0)
     if (( colours > 8 )); then break; fi
   done
-  kill -0 $app
+  kill -0 $app || { echo "zeues exited before its first screen" >&2; cat "$APP_LOG" >&2; exit 1; }
+  if (( colours <= 8 )); then
+    echo "the ZEUES window never painted its first screen in 30 s ($colours colours; see $SHOT)" >&2
+    cat "$APP_LOG" >&2
+    exit 1
+  fi
   echo "window up; $colours colours on screen"
 '
 echo "screenshot: $SHOT"
-grep -E "iniciando ZEUES|planta abierta|primer inicio" "$OUT/window.log" || true
+# The painted window must be the first-run screen over the demo plant (an unconfigured device):
+# each step of the start must be in its log. The stderr log may carry colour codes.
+started=$(sed 's/\x1b\[[0-9;]*m//g' "$OUT/window.log")
+missing=()
+for want in "iniciando ZEUES" "sin configuración: primer inicio sobre la planta demo" "planta abierta"; do
+  grep -qF "$want" <<<"$started" || missing+=("$want")
+done
+if ((${#missing[@]} > 0)); then
+  echo "the installed app did not reach its first screen: the log lacks:" >&2
+  printf '  %s\n' "${missing[@]}" >&2
+  echo "--- $OUT/window.log:" >&2
+  cat "$OUT/window.log" >&2
+  exit 1
+fi
+grep -E "iniciando ZEUES|primer inicio|planta abierta" <<<"$started"
