@@ -2,7 +2,8 @@
 //! module tells such a burst from a person typing (people leave ≥ 80 ms between keys; readers
 //! 5–30 ms) and hands each scan to the current screen through `AppState::scan`. A scan's Enter
 //! is swallowed so no focused field or button acts on it twice; the characters it left in a
-//! focused field are cleared by the screen that uses the scan.
+//! focused field are cleared by the screen that uses the scan. On a screen with nothing to scan
+//! the root says why it was ignored (`state::explain_ignored_scans`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -91,7 +92,8 @@ pub fn install(st: AppState) {
                 ev.prevent_default();
                 ev.stop_immediate_propagation();
                 let seq = st.scan_mark() + 1;
-                st.scan.set(Some(Scan { seq, code }));
+                let screen = st.screen.get_untracked();
+                st.scan.set(Some(Scan { seq, code, screen }));
             }
         });
     let opts = web_sys::AddEventListenerOptions::new();

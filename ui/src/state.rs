@@ -12,6 +12,7 @@ use crate::components::{Notices, PendingPanel, TopBar};
 use crate::ipc;
 use crate::scanner;
 use crate::screens;
+use crate::text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -56,6 +57,9 @@ pub struct Notice {
 pub struct Scan {
     pub seq: u64,
     pub code: String,
+    /// The screen shown when the scan ended: a screen that uses it may move on before the
+    /// "lectura ignorada" check runs, and must not be blamed for it.
+    pub screen: Screen,
 }
 
 /// The supervisor inside the desk. The PIN stays in memory only while the desk is open: each
@@ -82,6 +86,8 @@ pub struct AppState {
     /// The "pendientes de sincronizar" panel behind the sync badge.
     pub pending_open: RwSignal<bool>,
     pub scan: RwSignal<Option<Scan>>,
+    /// Why the last scan did nothing (a screen with nothing to scan), shown for a few seconds.
+    pub scan_hint: RwSignal<Option<String>>,
     /// Bumped by Escape: open panels close.
     pub escape: RwSignal<u64>,
     /// Seconds since the epoch, ticking every second (elapsed times).
@@ -109,6 +115,7 @@ impl AppState {
             notices: RwSignal::new(Vec::new()),
             pending_open: RwSignal::new(false),
             scan: RwSignal::new(None),
+            scan_hint: RwSignal::new(None),
             escape: RwSignal::new(0),
             now: RwSignal::new(now_secs()),
             supervisor: RwSignal::new(None),
@@ -232,6 +239,39 @@ impl AppState {
     }
 }
 
+/// How long a "lectura ignorada" hint stays up.
+const SCAN_HINT_MS: u64 = 6_000;
+
+/// A reader's scan on a screen with nothing to scan (Operación, Acción, Confirmar, Metrología,
+/// Éxito) would otherwise vanish: the worker is told what to do first. The hint goes away after
+/// a few seconds or when the screen changes.
+fn explain_ignored_scans(st: AppState) {
+    let shown = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let Some(scan) = st.scan.get() else {
+            return;
+        };
+        let tag = st.selected.with_untracked(|s| s.first().cloned());
+        let Some(hint) = text::ignored_scan(scan.screen, &scan.code, tag.as_deref()) else {
+            return;
+        };
+        st.scan_hint.set(Some(hint));
+        shown.set_value(scan.seq);
+        set_timeout(
+            move || {
+                if shown.try_get_value() == Some(scan.seq) {
+                    st.scan_hint.try_set(None);
+                }
+            },
+            Duration::from_millis(SCAN_HINT_MS),
+        );
+    });
+    Effect::new(move |_| {
+        st.screen.track();
+        st.scan_hint.set(None);
+    });
+}
+
 /// Root view: top bar with the sync badge, banners, and the current screen.
 #[component]
 pub fn App() -> impl IntoView {
@@ -270,6 +310,7 @@ pub fn App() -> impl IntoView {
     });
     st.load_mode();
     st.refresh_sync();
+    explain_ignored_scans(st);
 
     view! {
         <div class="app">
@@ -291,6 +332,7 @@ pub fn App() -> impl IntoView {
                     Screen::Supervisor => view! { <screens::supervisor::Supervisor/> }.into_any(),
                 }}
             </main>
+            {move || st.scan_hint.get().map(|m| view! { <div class="scan-hint" id="aviso-lectura" role="status">{m}</div> })}
             {move || st.pending_open.get().then(|| view! { <PendingPanel/> })}
         </div>
     }

@@ -3,6 +3,8 @@
 use zeues_sync::api::{Connectivity, SyncStatus};
 use zeues_sync::domain::{Intent, Operacion, ResultadoMetrologia};
 
+use crate::state::Screen;
+
 /// Every error code the shell and `zeues-sync` can answer (and `ERROR_IPC`, the UI's own):
 /// the codes of DOMAIN.md §6 first, then malformed input, the workbook's, the supervisor
 /// desk's, the first-run screen's and the local ones. `every_error_says_what_to_do` holds each
@@ -149,6 +151,29 @@ pub fn unknown_tag(tag: &str) -> String {
     format!(
         "No hay ningún spool con TAG «{tag}». Revise el TAG completo (o escanee la etiqueta); si el spool es nuevo, pida que lo agreguen a la planilla."
     )
+}
+
+/// What a scan on a screen that has nothing to scan says, so it is not silently lost; `None`
+/// where the screen uses scans (or is a form). `tag` is the spool being inspected.
+pub fn ignored_scan(screen: Screen, code: &str, tag: Option<&str>) -> Option<String> {
+    let what = match screen {
+        Screen::Operacion => "elija primero la operación; la credencial se lee en la pantalla del trabajador y el TAG en la lista de spools.".to_string(),
+        Screen::Accion => "elija primero TOMAR, PAUSAR o COMPLETAR; el TAG se lee en la lista de spools.".to_string(),
+        Screen::Confirmar => "los spools ya están elegidos. Para cambiarlos, toque VOLVER.".to_string(),
+        Screen::Metrologia => format!(
+            "elija primero APROBADO o RECHAZADO{}. Para otro spool, toque VOLVER.",
+            tag.map(|t| format!(" para {t}")).unwrap_or_default()
+        ),
+        Screen::Exito => "espere la vuelta al inicio (o toque CONTINUAR) y elija la operación.".to_string(),
+        Screen::Arranque
+        | Screen::Configuracion
+        | Screen::Trabajador
+        | Screen::Spools
+        | Screen::Dashboard
+        | Screen::SupervisorLogin
+        | Screen::Supervisor => return None,
+    };
+    Some(format!("Lectura «{code}» ignorada: {what}"))
 }
 
 /// `standalone` / `plant` as people read it.
@@ -509,6 +534,37 @@ mod tests {
         assert_eq!(op_label("REPARACION"), "REPARACIÓN");
         assert_eq!(QUEUED, "Guardado — se sincronizará");
         assert!(unknown_tag("MK-1").contains("«MK-1»"));
+    }
+
+    #[test]
+    fn a_scan_where_nothing_scans_says_why() {
+        for screen in [
+            Screen::Operacion,
+            Screen::Accion,
+            Screen::Confirmar,
+            Screen::Metrologia,
+            Screen::Exito,
+        ] {
+            let hint = ignored_scan(screen, "MK-1", Some("MK-9")).unwrap_or_default();
+            assert!(
+                hint.starts_with("Lectura «MK-1» ignorada: "),
+                "{screen:?}: {hint}"
+            );
+        }
+        assert!(ignored_scan(Screen::Metrologia, "X1", Some("MK-9"))
+            .is_some_and(|h| h.contains("para MK-9")));
+        for screen in [
+            Screen::Trabajador,
+            Screen::Spools,
+            Screen::Dashboard,
+            Screen::Supervisor,
+        ] {
+            assert_eq!(
+                ignored_scan(screen, "MK-1", None),
+                None,
+                "{screen:?} uses scans"
+            );
+        }
     }
 
     #[test]
