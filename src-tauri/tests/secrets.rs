@@ -135,7 +135,6 @@ fn no_secret_in_the_default_log_or_the_terminal() {
 }
 
 #[test]
-#[ignore = "yup-oauth2 logs access tokens and the signed token request at DEBUG: src-tauri/src/logging.rs must keep yup_oauth2 at info whatever RUST_LOG says"]
 fn no_secret_in_a_debug_log_or_the_terminal() {
     // Debug for every crate (reqwest, hyper, redis, yup-oauth2 too), as an IT person asked
     // for a detailed log would run it. Needs its own process (nextest's default): the log
