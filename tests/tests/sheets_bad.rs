@@ -270,9 +270,13 @@ async fn dates_in_every_legacy_form_and_serials_read_booleans_and_errors_are_cor
             json!({"number": 46042.75, "format": {"type": "DATE_TIME", "pattern": "dd-mm-yyyy hh:mm"}}),
         ),
         ("T-FORMULA", json!({"formula": "=46041+1"})),
-        ("T-TEXTSERIAL", json!("46042")),
+        ("T-MONEN", json!("20-Jan-2026")),
+        ("T-MONES", json!("20-ene-2026")),
     ];
     let bad: Vec<(&'static str, Json)> = vec![
+        // A serial typed as text is not read as a date (DOMAIN.md §1 lists serial *numbers*):
+        // "2026" in a text cell would otherwise become 18-07-1905. The row is corrupt, named.
+        ("T-TEXTSERIAL", json!("46042")),
         ("T-BOOL", json!(true)),
         ("T-BOOLTXT", json!("TRUE")),
         ("T-NAME", json!({"formula": "=FOO(1)"})),
@@ -288,9 +292,6 @@ async fn dates_in_every_legacy_form_and_serials_read_booleans_and_errors_are_cor
     let problems = dev.engine.load_snapshot().await.unwrap();
     let d = chrono::NaiveDate::from_ymd_opt(2026, 1, 20).unwrap();
     for (tag, _) in &forms {
-        if *tag == "T-TEXTSERIAL" {
-            continue;
-        }
         let s = dev
             .store
             .spool(tag)
@@ -306,6 +307,24 @@ async fn dates_in_every_legacy_form_and_serials_read_booleans_and_errors_are_cor
             .unwrap_or_else(|| panic!("{tag}: {problems:?}"));
         assert!(p.contains("Fecha_Materiales"), "{p}");
     }
+    let p = problems
+        .iter()
+        .find(|p| p.contains("T-TEXTSERIAL"))
+        .unwrap();
+    assert!(
+        p.contains("no se puede leer") && p.contains("'46042'"),
+        "names the value as typed: {p}"
+    );
+    // The rejected text is read as text, not turned into a number on the way.
+    let wb = rig.client().await;
+    let g = wb.read_tab(OPERACIONES).await.unwrap();
+    let (t, f) = (1, 3); // TAG_SPOOL, Fecha_Materiales in HEADERS
+    let row = g
+        .rows
+        .iter()
+        .find(|r| r[t] == RawCell::Text("T-TEXTSERIAL".into()))
+        .unwrap();
+    assert_eq!(row[f], RawCell::Text("46042".into()));
     assert_eq!(audit_count(&rig), 0);
 }
 
