@@ -176,6 +176,22 @@ pub fn ignored_scan(screen: Screen, code: &str, tag: Option<&str>) -> Option<Str
     Some(format!("Lectura «{code}» ignorada: {what}"))
 }
 
+/// The count line over the spool list: `3 ocupados por otros · 1 bloqueado`.
+pub fn greyed_summary(occupied: usize, blocked: usize) -> String {
+    let mut parts = Vec::new();
+    match occupied {
+        0 => {}
+        1 => parts.push("1 ocupado por otro".to_string()),
+        n => parts.push(format!("{n} ocupados por otros")),
+    }
+    match blocked {
+        0 => {}
+        1 => parts.push("1 bloqueado".to_string()),
+        n => parts.push(format!("{n} bloqueados")),
+    }
+    parts.join(" · ")
+}
+
 /// `standalone` / `plant` as people read it.
 pub fn mode_label(mode: &str) -> &str {
     match mode {
@@ -565,6 +581,13 @@ mod tests {
                 "{screen:?} uses scans"
             );
         }
+    }
+
+    #[test]
+    fn the_greyed_count_line_reads_in_spanish() {
+        assert_eq!(greyed_summary(1, 0), "1 ocupado por otro");
+        assert_eq!(greyed_summary(3, 2), "3 ocupados por otros · 2 bloqueados");
+        assert_eq!(greyed_summary(0, 1), "1 bloqueado");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Screen 4, Spools: the spools this worker may pick for the chosen action (occupied ones greyed with
-//! `Ocupado por MR(93)`), NV/TAG filters, a TAG scan selects, select all/none, at most 50.
+//! `Ocupado por MR(93)`, behind a count line at the top and listed first when a filter is typed),
+//! NV/TAG filters, a TAG scan selects, select all/none, at most 50.
 
 use leptos::prelude::*;
 use zeues_sync::api::{ApiError, ForAction, SpoolList, SpoolQuery, SpoolView};
@@ -34,6 +35,14 @@ pub fn Spools() -> impl IntoView {
 
     let tag_q = crate::components::debounced(tag_f, 150);
     let nv_q = crate::components::debounced(nv_f, 150);
+    // Greyed rows (occupied by others, BLOQUEADO) sit behind a count line at the top: after up
+    // to LIST_LIMIT eligible rows nobody would scroll to them. A filter opens them, listed
+    // first, since whoever looks for a given TAG wants to see why it cannot be picked.
+    let show_greyed = RwSignal::new(false);
+    Effect::new(move |_| {
+        let filtering = !tag_q.get().trim().is_empty() || !nv_q.get().trim().is_empty();
+        show_greyed.set(filtering);
+    });
     Effect::new(move |_| {
         let query = SpoolQuery {
             tag: non_empty(tag_q.get()),
@@ -271,36 +280,60 @@ pub fn Spools() -> impl IntoView {
                                     </p>
                                 }
                             });
-                        let empty = (l.spools.is_empty() && l.ocupados.is_empty())
+                        let empty = l
+                            .spools
+                            .is_empty()
                             .then(|| view! { <p class="hint" id="sin-spools">{empty_text}</p> });
+                        let occupied = l.ocupados.iter().filter(|s| s.ocupado_por.is_some()).count();
+                        let blocked = l.ocupados.len() - occupied;
+                        let open = show_greyed.get();
+                        let toggle_greyed = (!l.ocupados.is_empty())
+                            .then(|| {
+                                view! {
+                                    <button
+                                        class="greyed-toggle"
+                                        id="ver-ocupados"
+                                        data-count=l.ocupados.len().to_string()
+                                        aria-expanded=open.to_string()
+                                        on:click=move |_| show_greyed.update(|o| *o = !*o)
+                                    >
+                                        <span>{text::greyed_summary(occupied, blocked)}</span>
+                                        <span class="greyed-action">{if open { "OCULTAR" } else { "VER" }}</span>
+                                    </button>
+                                }
+                            });
+                        let greyed = open
+                            .then(|| {
+                                l.ocupados
+                                    .into_iter()
+                                    .map(|s| {
+                                        // Greyed: occupied by someone, or BLOQUEADO (supervisor only).
+                                        let (why, ocupado) = match &s.ocupado_por {
+                                            Some(por) => (format!("Ocupado por {por}"), "true"),
+                                            None if s.bloqueado => ("BLOQUEADO - Supervisor".to_string(), "false"),
+                                            None => ("No disponible".to_string(), "false"),
+                                        };
+                                        view! {
+                                            <div
+                                                class="spool-row disabled ocupado"
+                                                data-tag=s.tag.clone()
+                                                data-ocupado=ocupado
+                                                aria-disabled="true"
+                                            >
+                                                <span class="check"></span>
+                                                <span class="tag">{s.tag.clone()}</span>
+                                                <span class="nv">{format!("NV {}", s.nv)}</span>
+                                                <span class="ocupado-por">{why}</span>
+                                            </div>
+                                        }
+                                    })
+                                    .collect_view()
+                            });
                         view! {
+                            {toggle_greyed}
+                            {greyed}
                             {empty}
                             {l.spools.into_iter().map(row).collect_view()}
-                            {l
-                                .ocupados
-                                .into_iter()
-                                .map(|s| {
-                                    // Greyed: occupied by someone, or BLOQUEADO (supervisor only).
-                                    let (why, ocupado) = match &s.ocupado_por {
-                                        Some(por) => (format!("Ocupado por {por}"), "true"),
-                                        None if s.bloqueado => ("BLOQUEADO - Supervisor".to_string(), "false"),
-                                        None => ("No disponible".to_string(), "false"),
-                                    };
-                                    view! {
-                                        <div
-                                            class="spool-row disabled ocupado"
-                                            data-tag=s.tag.clone()
-                                            data-ocupado=ocupado
-                                            aria-disabled="true"
-                                        >
-                                            <span class="check"></span>
-                                            <span class="tag">{s.tag.clone()}</span>
-                                            <span class="nv">{format!("NV {}", s.nv)}</span>
-                                            <span class="ocupado-por">{why}</span>
-                                        </div>
-                                    }
-                                })
-                                .collect_view()}
                             {more}
                         }
                             .into_any()
