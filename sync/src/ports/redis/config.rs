@@ -76,7 +76,9 @@ pub struct RedisConfig {
     pub topology: Topology,
     /// Namespace of every key (several plants may share one Redis).
     pub prefix: String,
-    /// PEM file with the CA that signed the server's certificate (`rediss` with a private CA).
+    /// PEM file with the CA that signed the servers' certificates (`rediss` with a private
+    /// CA): trusted for the single server, every Cluster node, the `rediss://` sentinels and
+    /// the master they name (`ZEUES_REDIS_MASTER_TLS`).
     pub ca_file: Option<String>,
     pub quota: QuotaConfig,
     /// How long an applied command id is remembered. The sheet's `version` and `Metadata`

@@ -9,10 +9,12 @@ use std::time::Duration;
 use redis::aio::{
     ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
 };
-use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::sentinel::{
+    SentinelClient, SentinelClientBuilder, SentinelNodeConnectionInfo, SentinelServerType,
+};
 use redis::{
-    AsyncConnectionConfig, Client, Cmd, ErrorKind, IntoConnectionInfo, Pipeline, RedisError,
-    RedisFuture, RedisResult, TlsCertificates, Value,
+    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, ErrorKind, IntoConnectionInfo, Pipeline,
+    RedisError, RedisFuture, RedisResult, TlsCertificates, Value,
 };
 
 use super::config::{RedisConfig, Topology};
@@ -178,24 +180,41 @@ impl Opener {
                 master_tls,
                 db,
             } => {
-                let mut info = redis::RedisConnectionInfo::default().set_db(*db);
-                if let Some(u) = master_username {
-                    info = info.set_username(u);
-                }
-                if let Some(p) = master_password {
-                    info = info.set_password(p);
-                }
-                let mut node =
-                    SentinelNodeConnectionInfo::default().set_redis_connection_info(info);
-                if *master_tls {
-                    node = node.set_tls_mode(redis::TlsMode::Secure);
-                }
-                let infos = sentinels
-                    .iter()
-                    .map(|s| s.as_str().into_connection_info())
-                    .collect::<RedisResult<Vec<_>>>()?;
-                let client =
-                    SentinelClient::build(infos, service, Some(node), SentinelServerType::Master)?;
+                let client = match &self.certs {
+                    Some(certs) => sentinel_with_ca(
+                        certs,
+                        sentinels,
+                        service,
+                        master_username.as_deref(),
+                        master_password.as_deref(),
+                        *master_tls,
+                        *db,
+                    )?,
+                    None => {
+                        let mut info = redis::RedisConnectionInfo::default().set_db(*db);
+                        if let Some(u) = master_username {
+                            info = info.set_username(u);
+                        }
+                        if let Some(p) = master_password {
+                            info = info.set_password(p);
+                        }
+                        let mut node =
+                            SentinelNodeConnectionInfo::default().set_redis_connection_info(info);
+                        if *master_tls {
+                            node = node.set_tls_mode(redis::TlsMode::Secure);
+                        }
+                        let infos = sentinels
+                            .iter()
+                            .map(|s| s.as_str().into_connection_info())
+                            .collect::<RedisResult<Vec<_>>>()?;
+                        SentinelClient::build(
+                            infos,
+                            service,
+                            Some(node),
+                            SentinelServerType::Master,
+                        )?
+                    }
+                };
                 let config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(cfg.connect_timeout))
                     .set_response_timeout(response_timeout);
@@ -207,6 +226,73 @@ impl Opener {
             }
         }
     }
+}
+
+/// A Sentinel client that trusts the private CA (`ZEUES_REDIS_CA_FILE`) on both legs: the
+/// `rediss://` sentinels and the master they name (when `master_tls`). Only redis-rs's builder
+/// takes a CA for the master connection; it takes one user/password for every sentinel, so the
+/// sentinels' URLs must agree on them (they normally share one `requirepass`).
+fn sentinel_with_ca(
+    certs: &TlsCertificates,
+    sentinels: &[String],
+    service: &str,
+    master_username: Option<&str>,
+    master_password: Option<&str>,
+    master_tls: bool,
+    db: i64,
+) -> RedisResult<SentinelClient> {
+    let mut addrs = Vec::with_capacity(sentinels.len());
+    let mut auth: Option<(Option<String>, Option<String>)> = None;
+    for url in sentinels {
+        let mut info = url.as_str().into_connection_info()?;
+        if matches!(info.addr(), ConnectionAddr::TcpTls { .. }) {
+            // The CA goes into this sentinel's own address, so plain `redis://` sentinels can
+            // sit in the same list.
+            info = Client::build_with_tls(info, certs.clone())?
+                .get_connection_info()
+                .clone();
+        }
+        let r = info.redis_settings();
+        let this = (
+            r.username().map(str::to_string),
+            r.password().map(str::to_string),
+        );
+        match &auth {
+            None => auth = Some(this),
+            Some(first) if *first == this => {}
+            Some(_) => {
+                return Err(RedisError::from((
+                    ErrorKind::InvalidClientConfig,
+                    "configuración de Sentinel",
+                    "con ZEUES_REDIS_CA_FILE, todos los centinelas de ZEUES_REDIS_SENTINELS deben \
+                     usar el mismo usuario y contraseña"
+                        .to_string(),
+                )))
+            }
+        }
+        addrs.push(info.addr().clone());
+    }
+    let mut b = SentinelClientBuilder::new(addrs, service, SentinelServerType::Master)?
+        .set_client_to_redis_db(db)
+        .set_client_to_redis_certificates(certs.clone());
+    if master_tls {
+        b = b.set_client_to_redis_tls_mode(redis::TlsMode::Secure);
+    }
+    if let Some(u) = master_username {
+        b = b.set_client_to_redis_username(u);
+    }
+    if let Some(p) = master_password {
+        b = b.set_client_to_redis_password(p);
+    }
+    if let Some((user, password)) = auth {
+        if let Some(u) = user {
+            b = b.set_client_to_sentinel_username(u);
+        }
+        if let Some(p) = password {
+            b = b.set_client_to_sentinel_password(p);
+        }
+    }
+    b.build()
 }
 
 /// Connection trouble (Redis down, restarting, failing over) is `Unavailable`: the engine
