@@ -1,10 +1,10 @@
 //! One tolerant cell parser for everything the plant has ever typed into a sheet, and the typed
 //! values the app writes back (which Sheets can never evaluate as a formula).
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime};
 use serde::{Deserialize, Serialize};
 
-use super::time::{fmt_date, fmt_datetime, santiago, serial_to_datetime};
+use super::time::{fmt_date, fmt_datetime, plant_year, santiago, serial_to_datetime};
 
 /// A cell as read with `UNFORMATTED_VALUE` + `SERIAL_NUMBER`: what Sheets really stores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -133,7 +133,12 @@ pub fn parse_datetime(raw: &RawCell) -> Result<Option<NaiveDateTime>, BadCell> {
             if t.is_empty() {
                 return Ok(None);
             }
-            parse_text_datetime(t).map(Some).ok_or_else(|| bad(raw))
+            // Every text form is held to the serial's years, so what is read can be written
+            // back as a date cell (`%Y` alone would take year 1 or 20000).
+            parse_text_datetime(t)
+                .filter(|v| plant_year(v.year()))
+                .map(Some)
+                .ok_or_else(|| bad(raw))
         }
     }
 }
@@ -182,8 +187,7 @@ trait YearOk {
 
 impl YearOk for NaiveDate {
     fn year_ok(&self) -> bool {
-        use chrono::Datelike;
-        (1900..=9999).contains(&self.year())
+        plant_year(self.year())
     }
 }
 
@@ -361,5 +365,190 @@ mod tests {
     fn numbers_print_like_sheets() {
         assert_eq!(RawCell::Number(93.0).text().unwrap(), "93");
         assert_eq!(RawCell::Number(1.5).text().unwrap(), "1.5");
+    }
+
+    /// Property tests: every accepted form round-trips, every serial too, and no input panics.
+    /// `PROPTEST_CASES` (10 000 in CI) sets the count; each case is a handful of parses.
+    mod props {
+        use super::*;
+        use crate::domain::time::{date_to_serial, datetime_to_serial, MAX_SERIAL};
+        use chrono::{Datelike, Duration, TimeZone, Timelike, Utc};
+        use proptest::prelude::*;
+
+        /// 01-01-1900 ..= 31-12-9999: the dates the plant's sheets can hold.
+        fn date() -> impl Strategy<Value = NaiveDate> {
+            (0i64..=2_958_463).prop_map(|n| d(1900, 1, 1) + Duration::days(n))
+        }
+
+        fn datetime() -> impl Strategy<Value = NaiveDateTime> {
+            (date(), 0u32..86_400)
+                .prop_map(|(day, s)| day.and_time(NaiveTime::MIN) + Duration::seconds(i64::from(s)))
+        }
+
+        const MONTH_NAMES: [[&str; 4]; 12] = [
+            ["Jan", "ene", "january", "ENERO"],
+            ["Feb", "feb", "february", "Febrero"],
+            ["Mar", "mar", "march", "marzo"],
+            ["Apr", "abr", "april", "abril"],
+            ["May", "may", "may", "mayo"],
+            ["Jun", "jun", "june", "junio"],
+            ["Jul", "jul", "july", "julio"],
+            ["Aug", "ago", "august", "agosto"],
+            ["Sep", "set", "september", "septiembre"],
+            ["Oct", "oct", "october", "octubre"],
+            ["Nov", "nov", "november", "noviembre"],
+            ["Dec", "dic", "december", "diciembre"],
+        ];
+
+        /// Every written form of a date the plant has used (`form` picks one).
+        fn legacy_date_text(day: NaiveDate, form: usize, name: usize) -> String {
+            let (y, m, dd) = (day.year(), day.month(), day.day());
+            let mon = MONTH_NAMES[m as usize - 1][name % 4];
+            match form % 8 {
+                0 => format!("{dd:02}-{m:02}-{y:04}"),
+                1 => format!("{dd}/{m}/{y}"),
+                2 => format!("{dd:02}/{m:02}/{y:04}"),
+                3 => format!("{y:04}-{m:02}-{dd:02}"),
+                4 => format!("{y:04}/{m:02}/{dd:02}"),
+                5 => format!("{dd:02}-{mon}-{y:04}"),
+                6 => format!("{dd} {mon} {y}"),
+                _ => format!("  {dd:02}-{m:02}-{y:04}\t"),
+            }
+        }
+
+        /// A float, biased to the edges of the serial range and to odd values.
+        fn number() -> impl Strategy<Value = f64> {
+            prop_oneof![
+                any::<f64>(),
+                -10.0f64..10.0,
+                (MAX_SERIAL - 2.0)..(MAX_SERIAL + 2.0),
+                Just(f64::NAN),
+                Just(f64::INFINITY),
+                Just(f64::NEG_INFINITY),
+                Just(MAX_SERIAL + 0.999_999_9),
+            ]
+        }
+
+        /// Anything accepted is a plant date that survives being written back as a serial.
+        fn check_accepted(raw: &RawCell) -> Result<(), TestCaseError> {
+            let Ok(Some(t)) = parse_datetime(raw) else {
+                return Ok(());
+            };
+            prop_assert!((1900..=9999).contains(&t.year()), "{raw:?} → {t}");
+            let back = parse_datetime(&CellValue::DateTime(t).to_raw())
+                .map_err(|e| TestCaseError::fail(format!("{raw:?} → {t}: {e}")))?;
+            let back = back.ok_or_else(|| TestCaseError::fail("empty"))?;
+            // A serial keeps the second; text may carry a fraction of one.
+            prop_assert!(
+                (back - t).num_milliseconds().abs() <= 500,
+                "{raw:?}: {t} → {back}"
+            );
+            prop_assert_eq!(parse_date(raw), Ok(Some(t.date())));
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn every_legacy_date_form_round_trips(day in date(), form in 0usize..8, name in 0usize..4) {
+                let text = legacy_date_text(day, form, name);
+                prop_assert_eq!(parse_date(&txt(&text)), Ok(Some(day)), "{}", text);
+                prop_assert_eq!(
+                    parse_datetime(&txt(&text)),
+                    Ok(Some(day.and_time(NaiveTime::MIN))),
+                    "{}", text
+                );
+            }
+
+            #[test]
+            fn two_digit_years_are_this_century(day in date(), form in 0usize..3, name in 0usize..4) {
+                let day = day.with_year(2000 + day.year() % 100).unwrap_or(d(2000, 3, 1));
+                let (y, m, dd) = (day.year() % 100, day.month(), day.day());
+                let mon = MONTH_NAMES[m as usize - 1][name];
+                let text = match form {
+                    0 => format!("{dd}/{m}/{y:02}"),
+                    1 => format!("{dd:02}-{m:02}-{y:02}"),
+                    _ => format!("{dd:02}-{mon}-{y:02}"),
+                };
+                prop_assert_eq!(parse_date(&txt(&text)), Ok(Some(day)), "{}", text);
+            }
+
+            #[test]
+            fn every_legacy_timestamp_form_round_trips(t in datetime(), form in 0usize..7, ms in 0u32..1000) {
+                let to_minute = t.with_second(0).unwrap_or(t);
+                let with_ms = t + Duration::milliseconds(i64::from(ms));
+                let (text, want) = match form {
+                    0 => (t.format("%d-%m-%Y %H:%M:%S").to_string(), t),
+                    1 => (t.format("%d/%m/%Y %H:%M:%S").to_string(), t),
+                    2 => (t.format("%Y-%m-%d %H:%M:%S").to_string(), t),
+                    3 => (t.format("%Y-%m-%dT%H:%M:%S").to_string(), t),
+                    4 => (t.format("%d-%m-%Y %H:%M").to_string(), to_minute),
+                    5 => (t.format("%d/%m/%Y %H:%M").to_string(), to_minute),
+                    _ => (with_ms.format("%Y-%m-%dT%H:%M:%S%.3f").to_string(), with_ms),
+                };
+                prop_assert_eq!(parse_datetime(&txt(&text)), Ok(Some(want)), "{}", text);
+                prop_assert_eq!(parse_date(&txt(&text)), Ok(Some(want.date())), "{}", text);
+            }
+
+            #[test]
+            fn iso_timestamps_with_an_offset_are_plant_time(secs in -2_177_452_800i64..253_370_764_800, zulu in any::<bool>()) {
+                // 1901-01-01 ..= 9998-12-31 UTC, so plant time stays inside 1900..=9999.
+                let Some(at) = Utc.timestamp_opt(secs, 0).single() else {
+                    return Ok(());
+                };
+                let Some(chile) = chrono::FixedOffset::west_opt(3 * 3600) else {
+                    return Ok(());
+                };
+                let text = if zulu {
+                    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+                } else {
+                    at.with_timezone(&chile).to_rfc3339()
+                };
+                prop_assert_eq!(parse_datetime(&txt(&text)), Ok(Some(santiago(at))), "{}", text);
+            }
+
+            #[test]
+            fn serials_round_trip(t in datetime()) {
+                let day = t.date();
+                prop_assert_eq!(parse_date(&CellValue::Date(day).to_raw()), Ok(Some(day)));
+                prop_assert_eq!(parse_datetime(&CellValue::DateTime(t).to_raw()), Ok(Some(t)));
+                let whole = date_to_serial(day);
+                prop_assert_eq!(parse_datetime(&RawCell::Number(whole)), Ok(Some(day.and_time(NaiveTime::MIN))));
+                prop_assert!((datetime_to_serial(t) - whole - f64::from(t.num_seconds_from_midnight()) / 86_400.0).abs() < 1e-6);
+            }
+
+            #[test]
+            fn any_number_is_a_plant_date_or_rejected(n in number()) {
+                let raw = RawCell::Number(n);
+                match parse_datetime(&raw) {
+                    Ok(Some(_)) => check_accepted(&raw)?,
+                    Ok(None) => prop_assert!(false, "a number is never empty: {}", n),
+                    Err(e) => {
+                        prop_assert_eq!(e.value, raw.shown());
+                        prop_assert!(parse_date(&raw).is_err());
+                    }
+                }
+            }
+
+            #[test]
+            fn any_text_never_panics_and_what_it_accepts_is_a_plant_date(
+                s in prop_oneof![any::<String>(), "[0-9a-zA-ZñÑé /:.+TZ-]{0,26}", "[0-9]{1,6}[-/ ][0-9a-zA-Z]{1,9}[-/ ][0-9+-]{1,7}( [0-9:.]{0,12})?"]
+            ) {
+                let raw = txt(&s);
+                match parse_datetime(&raw) {
+                    Ok(None) => prop_assert!(raw.is_empty()),
+                    Ok(Some(_)) => check_accepted(&raw)?,
+                    Err(e) => prop_assert_eq!(e.value, s.trim()),
+                }
+            }
+
+            #[test]
+            fn booleans_are_never_dates(b in any::<bool>(), case in 0usize..4, pad in "[ \t]{0,2}") {
+                prop_assert!(parse_date(&RawCell::Bool(b)).is_err());
+                prop_assert!(parse_datetime(&RawCell::Bool(b)).is_err());
+                let word = ["true", "TRUE", "False", "fAlSe"][case];
+                let text = format!("{pad}{word}{pad}");
+                prop_assert!(parse_date(&txt(&text)).is_err(), "{:?}", text);
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Plant time: business dates and timestamps are in `America/Santiago`, shown `DD-MM-YYYY` and
 //! `DD-MM-YYYY HH:MM:SS`; Sheets stores dates as serial numbers (days since 1899-12-30).
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::America::Santiago;
 
 /// The plant's wall clock for an instant.
@@ -56,6 +56,17 @@ pub const MAX_SERIAL: f64 = 2_958_465.0;
 
 /// Converts a serial number into a plant timestamp. `None` outside 1900..=9999 or for NaN.
 pub fn serial_to_datetime(serial: f64) -> Option<NaiveDateTime> {
+    // The year check after rounding: serial 1 is 31-12-1899, and a fraction just under
+    // MAX_SERIAL + 1 rounds up to 01-01-10000; neither can be written back as a plant date.
+    serial_to_any_datetime(serial).filter(|t| plant_year(t.year()))
+}
+
+/// The years a plant date may have (what a `DD-MM-YYYY` cell and a serial both hold).
+pub fn plant_year(year: i32) -> bool {
+    (1900..=9999).contains(&year)
+}
+
+fn serial_to_any_datetime(serial: f64) -> Option<NaiveDateTime> {
     if !serial.is_finite() || !(1.0..MAX_SERIAL + 1.0).contains(&serial) {
         return None;
     }
@@ -95,6 +106,24 @@ mod tests {
         assert_eq!(fmt_datetime(t), "13-05-2026 11:33:48");
         let back = serial_to_datetime(datetime_to_serial(t)).unwrap();
         assert_eq!(back, t);
+    }
+
+    #[test]
+    fn serials_outside_plant_years_are_refused() {
+        assert_eq!(serial_to_datetime(1.0), None, "31-12-1899");
+        assert_eq!(
+            fmt_date(serial_to_datetime(2.0).unwrap().date()),
+            "01-01-1900"
+        );
+        assert_eq!(
+            serial_to_datetime(MAX_SERIAL + 0.999_999_9),
+            None,
+            "rounds to 10000"
+        );
+        assert_eq!(
+            fmt_datetime(serial_to_datetime(MAX_SERIAL + 0.5).unwrap()),
+            "31-12-9999 12:00:00"
+        );
     }
 
     #[test]
