@@ -113,6 +113,8 @@ pub fn builder(core: AppCore) -> tauri::Builder<tauri::Wry> {
             crate::setup_commands::app_mode,
             crate::setup_commands::probar_conexion,
             crate::setup_commands::guardar_configuracion,
+            crate::setup_commands::vista_migracion,
+            crate::setup_commands::migrar_planilla,
         ])
         .setup(|app| {
             app.state::<AppCore>().forward_events(app.handle());

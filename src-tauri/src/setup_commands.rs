@@ -1,11 +1,14 @@
 //! The first-run screen's IPC surface: which mode this device runs in, "Probar conexión" (the
-//! same checks as `zeues doctor`) and "Guardar". Each is thin: the work is in [`crate::startup`]
-//! and `zeues_sync::doctor`.
+//! same checks as `zeues doctor`), "Migrar planilla" (the same migration as `zeues migrate`,
+//! previewed first) and "Guardar". Each is thin: the work is in [`crate::startup`],
+//! `zeues_sync::doctor` and `zeues_sync::migrate`.
 
 use std::sync::Arc;
 
 use tauri::{AppHandle, State};
-use zeues_sync::api::{ApiError, AppMode, DoctorReport, PlantSettings};
+use zeues_sync::api::{
+    ApiError, AppMode, DoctorReport, MigrationDone, MigrationPreview, PlantSettings,
+};
 
 use crate::core::AppCore;
 use crate::notifier::DesktopNotifier;
@@ -23,6 +26,25 @@ pub async fn probar_conexion(
 ) -> Result<DoctorReport, ApiError> {
     tracing::info!(device = %settings.device_name, "probando la conexión de planta");
     Ok(startup::check(&settings, &setup.config_path, &setup.data_dir).await)
+}
+
+/// What "Migrar planilla" would add to the form's sheet (nothing is written).
+#[tauri::command]
+pub async fn vista_migracion(
+    setup: State<'_, SetupState>,
+    settings: PlantSettings,
+) -> Result<MigrationPreview, ApiError> {
+    startup::migration_preview(&settings, &setup.config_path).await
+}
+
+/// "Migrar planilla": backup, add the app's columns, verify, audit; then the checks again.
+#[tauri::command]
+pub async fn migrar_planilla(
+    setup: State<'_, SetupState>,
+    settings: PlantSettings,
+) -> Result<MigrationDone, ApiError> {
+    tracing::info!(device = %settings.device_name, "migrando la planilla desde el primer inicio");
+    startup::migrate_sheet(&settings, &setup.config_path, &setup.data_dir).await
 }
 
 /// Saves (only after every check is green), then opens the chosen device (the demo when the

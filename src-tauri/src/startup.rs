@@ -13,6 +13,11 @@
 //!   the first-run screen and its "Probar conexión" instead of a window that never appears; the
 //!   error is logged.
 //!
+//! When the checks find the sheet without the app-owned columns (a plant that never ran
+//! `zeues migrate`), the screen shows the migration's plan and "Migrar planilla" runs the same
+//! migration (`zeues_sync::migrate`: backup in `<data dir>/respaldos`, add, verify, one
+//! `MIGRACION_ESQUEMA` audit row), then checks again.
+//!
 //! Saving a configuration runs the same checks as `zeues doctor` first and refuses on any red
 //! line; then it stores the supervisor PIN (argon2 hash, in the plant database), the Redis
 //! password (secrets file, 0600) and the configuration file (0600), opens the new device and
@@ -22,9 +27,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use zeues_sync::api::{ApiError, AppMode, DoctorReport, OpenReport, PlantSettings};
+use zeues_sync::api::{
+    ApiError, AppMode, DoctorReport, MigrationDone, MigrationPreview, OpenReport, PlantSettings,
+};
 use zeues_sync::doctor::{self, ConfigState, DoctorInput, Limits};
+use zeues_sync::domain::time::santiago;
 use zeues_sync::engine::Notifier;
+use zeues_sync::migrate::{self, MigrationError, Outcome};
+use zeues_sync::ports::sheets::auth::Credentials;
+use zeues_sync::ports::sheets::{GoogleSheets, SheetsConfig};
 use zeues_sync::service::{Clock, SystemClock, Zeues, DEVICE_DB};
 use zeues_sync::store::Store;
 
@@ -203,6 +214,16 @@ pub async fn check(settings: &PlantSettings, config_path: &Path, data_dir: &Path
         .supervisor_pin
         .as_deref()
         .is_some_and(|p| !p.trim().is_empty());
+    // On this screen the fix for missing app columns is the button under the checks.
+    for c in report
+        .checks
+        .iter_mut()
+        .filter(|c| c.id == "app_columns" && !c.ok)
+    {
+        c.fix = Some(
+            "Pulse MIGRAR PLANILLA (abajo) para ver el cambio y aplicarlo: agrega esas columnas al final, sin mover ninguna otra, con respaldo. También: `zeues migrate`.".into(),
+        );
+    }
     if typed_pin {
         for c in report
             .checks
@@ -215,6 +236,75 @@ pub async fn check(settings: &PlantSettings, config_path: &Path, data_dir: &Path
         }
     }
     report
+}
+
+/// The workbook the form names (the same client `zeues migrate` uses).
+async fn form_workbook(
+    settings: &PlantSettings,
+    config_path: &Path,
+) -> Result<GoogleSheets, ApiError> {
+    let t = doctor::target_from_settings(settings, base_url_override(config_path))
+        .map_err(|m| ApiError::new("CONFIGURACION_INVALIDA", m))?;
+    let mut sc = SheetsConfig::new(t.spreadsheet_id);
+    if let Some(u) = t.sheets_base_url {
+        sc.base_url = u;
+    }
+    GoogleSheets::connect(sc, Credentials::ServiceAccountFile(t.key_file))
+        .await
+        .map_err(|e| ApiError::new("CONFIGURACION_INVALIDA", e.to_string()))
+}
+
+fn migration_error(e: MigrationError) -> ApiError {
+    let code = match &e {
+        MigrationError::Workbook(w) => w.code(),
+        MigrationError::Schema(d) => d.code(),
+        MigrationError::BackupWrite { .. } | MigrationError::BackupRead { .. } => {
+            "RESPALDO_FALLIDO"
+        }
+        MigrationError::Verify(..) => "MIGRACION_NO_VERIFICADA",
+        MigrationError::RollbackRefused(_) => "MIGRACION_RECHAZADA",
+    };
+    ApiError::new(code, e.to_string())
+}
+
+/// What "Migrar planilla" will do to the form's sheet: the migration's plan (read-only).
+pub async fn migration_preview(
+    settings: &PlantSettings,
+    config_path: &Path,
+) -> Result<MigrationPreview, ApiError> {
+    let wb = form_workbook(settings, config_path).await?;
+    let plan = migrate::plan(&wb).await.map_err(migration_error)?;
+    Ok(MigrationPreview {
+        columns: plan.new_headers(),
+        preview: plan.preview(),
+    })
+}
+
+/// "Migrar planilla": `zeues migrate` on the form's sheet (plan → backup in
+/// `<data dir>/respaldos` → add → verify, one `MIGRACION_ESQUEMA` row; nothing when already
+/// migrated), then the connection test again.
+pub async fn migrate_sheet(
+    settings: &PlantSettings,
+    config_path: &Path,
+    data_dir: &Path,
+) -> Result<MigrationDone, ApiError> {
+    let wb = form_workbook(settings, config_path).await?;
+    let now = santiago(chrono::Utc::now());
+    let id = uuid::Uuid::new_v4().to_string();
+    let (_, outcome, backup) = migrate::migrate(&wb, &data_dir.join("respaldos"), now, &id)
+        .await
+        .map_err(migration_error)?;
+    let columns = match outcome {
+        Outcome::Applied { columns, .. } => columns,
+        Outcome::NothingToDo | Outcome::RolledBack { .. } => Vec::new(),
+    };
+    let backup = backup.map(|p| p.display().to_string());
+    tracing::info!(?columns, ?backup, "planilla migrada desde el primer inicio");
+    Ok(MigrationDone {
+        columns,
+        backup,
+        report: check(settings, config_path, data_dir).await,
+    })
 }
 
 /// "Guardar": checks first (refuses on red), then PIN, secrets and configuration. Returns the

@@ -1,7 +1,9 @@
 //! The first-run screen's "Probar conexión" and "Guardar" (`zeues_app::startup::{check, save}`,
 //! what the `probar_conexion` / `guardar_configuracion` commands call) against the Sheets
 //! emulator: red refuses to save, green saves the configuration and secrets owner-only and the
-//! PIN as a hash, and the saved configuration opens as a plant device.
+//! PIN as a hash, and the saved configuration opens as a plant device. An unmigrated sheet gets
+//! the migration's plan and "Migrar planilla" (`startup::{migration_preview, migrate_sheet}`,
+//! what `vista_migracion` / `migrar_planilla` call).
 #![allow(clippy::unwrap_used)]
 
 #[path = "../../tests/tests/sheets_common/mod.rs"]
@@ -13,6 +15,8 @@ use sheets_common::*;
 use zeues_app::plant_config;
 use zeues_app::startup;
 use zeues_sync::api::{AppMode, PlantSettings};
+use zeues_sync::domain::audit::METADATA_HEADERS;
+use zeues_sync::domain::sheet::{Col, METADATA, OPERACIONES};
 use zeues_sync::engine::NoNotifier;
 use zeues_tests::emulator::{Fault, FaultRule, Phase};
 
@@ -176,5 +180,174 @@ async fn an_empty_form_means_the_demo() {
     assert_eq!(
         plant_config::load(&s.config()).unwrap().unwrap().mode,
         plant_config::Mode::Demo
+    );
+}
+
+/// Operaciones as a plant that never ran `zeues migrate` has it: the app-owned columns gone.
+fn drop_app_columns(rig: &Rig) {
+    let mut book = rig.emu.dump(BOOK).unwrap();
+    let ops = book
+        .sheets
+        .iter_mut()
+        .find(|x| x.title == OPERACIONES)
+        .unwrap();
+    let owned: Vec<serde_json::Value> = Col::APP_OWNED
+        .iter()
+        .map(|c| serde_json::json!(c.header()))
+        .collect();
+    let gone: Vec<usize> = ops.rows[0]
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| owned.contains(h))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(gone.len(), Col::APP_OWNED.len());
+    for row in &mut ops.rows {
+        for &i in gone.iter().rev() {
+            if i < row.len() {
+                row.remove(i);
+            }
+        }
+    }
+    ops.column_count = Some(ops.rows[0].len() as u32);
+    rig.emu.seed(&book).unwrap();
+}
+
+fn migration_rows(rig: &Rig) -> usize {
+    let kind = METADATA_HEADERS
+        .iter()
+        .position(|h| *h == "Evento_Tipo")
+        .unwrap();
+    rig.dump(METADATA)
+        .iter()
+        .filter(|r| r.get(kind) == Some(&serde_json::json!("MIGRACION_ESQUEMA")))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmigrated_sheet_is_shown_the_plan_migrated_once_and_checked_again() {
+    let s = Setup::new().await;
+    drop_app_columns(&s.rig);
+    let settings = s.settings();
+    let headers_before = s.rig.dump(OPERACIONES)[0].clone();
+    let audit_before = migration_rows(&s.rig);
+
+    // The connection test names the missing columns and points at the button; saving refuses.
+    let r = startup::check(&settings, &s.config(), s.dir.path()).await;
+    let line = r.checks.iter().find(|c| c.id == "app_columns").unwrap();
+    assert!(!line.ok, "{r:#?}");
+    assert!(
+        line.fix.as_deref().unwrap().contains("MIGRAR PLANILLA"),
+        "{line:?}"
+    );
+    let e = startup::save(&settings, &s.config(), s.dir.path())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "CONFIGURACION_CON_ERRORES");
+
+    // The plan, before anything is written.
+    s.rig.emu.reset_counts();
+    let p = startup::migration_preview(&settings, &s.config())
+        .await
+        .unwrap();
+    let owned: Vec<String> = Col::APP_OWNED
+        .iter()
+        .map(|c| c.header().to_string())
+        .collect();
+    assert_eq!(p.columns, owned);
+    for h in &owned {
+        assert!(p.preview.contains(h.as_str()), "{}", p.preview);
+    }
+    assert!(p.preview.contains("MIGRACION_ESQUEMA"), "{}", p.preview);
+    assert_eq!(
+        s.rig.calls("spreadsheets.batchUpdate"),
+        0,
+        "a preview writes nothing"
+    );
+    assert_eq!(s.rig.dump(OPERACIONES)[0], headers_before);
+
+    // "Migrar planilla": the columns at the end, a backup, one audit row, and green checks.
+    let done = startup::migrate_sheet(&settings, &s.config(), s.dir.path())
+        .await
+        .unwrap();
+    assert_eq!(done.columns, owned);
+    assert!(done.report.ok(), "{:#?}", done.report);
+    let backup = std::path::PathBuf::from(done.backup.unwrap());
+    assert!(
+        backup.starts_with(s.dir.path().join("respaldos")),
+        "{}",
+        backup.display()
+    );
+    assert!(zeues_sync::migrate::load_backup(&backup).is_ok());
+    let headers = s.rig.dump(OPERACIONES)[0].clone();
+    assert_eq!(
+        &headers[..headers_before.len()],
+        &headers_before[..],
+        "nothing moved"
+    );
+    let added: Vec<serde_json::Value> = owned.iter().map(|h| serde_json::json!(h)).collect();
+    assert_eq!(&headers[headers_before.len()..], &added[..]);
+    assert_eq!(migration_rows(&s.rig), audit_before + 1);
+
+    // Twice is nothing: no write, no backup, no second audit row.
+    s.rig.emu.reset_counts();
+    let again = startup::migrate_sheet(&settings, &s.config(), s.dir.path())
+        .await
+        .unwrap();
+    assert!(
+        again.columns.is_empty() && again.backup.is_none(),
+        "{again:?}"
+    );
+    assert_eq!(s.rig.calls("spreadsheets.batchUpdate"), 0);
+    assert_eq!(migration_rows(&s.rig), audit_before + 1);
+    assert!(startup::migration_preview(&settings, &s.config())
+        .await
+        .unwrap()
+        .columns
+        .is_empty());
+
+    // Now it saves and opens as a plant device reading the migrated sheet.
+    let mode = startup::save(&settings, &s.config(), s.dir.path())
+        .await
+        .unwrap();
+    assert_eq!(mode, AppMode::Planta);
+    let rt = tokio::runtime::Handle::current();
+    let (dir, cfgp) = (s.dir.path().to_path_buf(), s.config());
+    let (zeues, _) = tokio::task::spawn_blocking(move || {
+        startup::open_configured(&AppMode::Planta, &dir, &cfgp, Arc::new(NoNotifier), rt)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(zeues.tags().unwrap().len(), 10);
+    zeues.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sheet_missing_a_critical_column_is_not_migrated() {
+    let s = Setup::new().await;
+    drop_app_columns(&s.rig);
+    let mut book = s.rig.emu.dump(BOOK).unwrap();
+    let ops = book
+        .sheets
+        .iter_mut()
+        .find(|x| x.title == OPERACIONES)
+        .unwrap();
+    let tag = ops.rows[0]
+        .iter()
+        .position(|h| h == &serde_json::json!("Ocupado_Por"))
+        .unwrap();
+    ops.rows[0][tag] = serde_json::json!("Ocupado");
+    s.rig.emu.seed(&book).unwrap();
+    s.rig.emu.reset_counts();
+    let e = startup::migrate_sheet(&s.settings(), &s.config(), s.dir.path())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "ESQUEMA_INCOMPATIBLE", "{e:?}");
+    assert!(e.message.contains("Ocupado_Por"), "{}", e.message);
+    assert_eq!(s.rig.calls("spreadsheets.batchUpdate"), 0);
+    assert!(
+        !s.dir.path().join("respaldos").exists(),
+        "no backup of a refused plan"
     );
 }

@@ -301,6 +301,27 @@ impl DoctorReport {
     }
 }
 
+/// What "Migrar planilla" (first-run screen) will do to `Operaciones`: the schema migration's
+/// plan, shown before anything is written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct MigrationPreview {
+    /// App-owned columns to add at the end, in order; empty = nothing to do.
+    pub columns: Vec<String>,
+    /// The plan as `zeues migrate --dry-run` prints it (Spanish).
+    pub preview: String,
+}
+
+/// "Migrar planilla" done (backup, columns added, verified, one `MIGRACION_ESQUEMA` row).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct MigrationDone {
+    /// Columns added; empty when the sheet already had them all.
+    pub columns: Vec<String>,
+    /// The local backup file (`zeues migrate --rollback <file>` restores the sheet's shape).
+    pub backup: Option<String>,
+    /// The connection test again, on the migrated sheet.
+    pub report: DoctorReport,
+}
+
 /// How this installation runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AppMode {

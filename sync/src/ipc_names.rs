@@ -32,6 +32,8 @@ pub const DEFAULT_EXPORT_DIR: &str = "default_export_dir";
 pub const APP_MODE: &str = "app_mode";
 pub const PROBAR_CONEXION: &str = "probar_conexion";
 pub const GUARDAR_CONFIGURACION: &str = "guardar_configuracion";
+pub const VISTA_MIGRACION: &str = "vista_migracion";
+pub const MIGRAR_PLANILLA: &str = "migrar_planilla";
 
 pub const ALL: &[&str] = &[
     LIST_WORKERS,
@@ -56,4 +58,6 @@ pub const ALL: &[&str] = &[
     APP_MODE,
     PROBAR_CONEXION,
     GUARDAR_CONFIGURACION,
+    VISTA_MIGRACION,
+    MIGRAR_PLANILLA,
 ];

@@ -9,9 +9,9 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use zeues_sync::api::{
     ActionOutcome, ActionRequest, ApiError, AppEvent, AppMode, ConflictDecision, ConflictMetrics,
-    ConflictView, Disponibles, DoctorReport, ExportRequest, ExportResult, OpenReport,
-    PendingCommand, Periodo, PinAttempt, PlantSettings, SpoolHistory, SpoolList, SpoolQuery,
-    SupervisorRequest, SyncHealth, SyncStatus, WorkerView,
+    ConflictView, Disponibles, DoctorReport, ExportRequest, ExportResult, MigrationDone,
+    MigrationPreview, OpenReport, PendingCommand, Periodo, PinAttempt, PlantSettings, SpoolHistory,
+    SpoolList, SpoolQuery, SupervisorRequest, SyncHealth, SyncStatus, WorkerView,
 };
 use zeues_sync::domain::Operacion;
 use zeues_sync::ipc_names as cmd;
@@ -199,6 +199,14 @@ pub async fn probar_conexion(settings: &PlantSettings) -> Result<DoctorReport, A
 
 pub async fn guardar_configuracion(settings: &PlantSettings) -> Result<AppMode, ApiError> {
     call(cmd::GUARDAR_CONFIGURACION, &SettingsArgs { settings }).await
+}
+
+pub async fn vista_migracion(settings: &PlantSettings) -> Result<MigrationPreview, ApiError> {
+    call(cmd::VISTA_MIGRACION, &SettingsArgs { settings }).await
+}
+
+pub async fn migrar_planilla(settings: &PlantSettings) -> Result<MigrationDone, ApiError> {
+    call(cmd::MIGRAR_PLANILLA, &SettingsArgs { settings }).await
 }
 
 /// Calls `on_event` for every [`AppEvent`] the shell emits, for the life of the page.

@@ -1,9 +1,13 @@
 //! First run: the embedded demo plant, or the plant's Google Sheets + Redis. The plant form
 //! runs the same checks as `zeues doctor` (`Probar conexión`, green/red with the fix) and the
-//! shell saves only when all are green; the device opens at once, no restart.
+//! shell saves only when all are green; the device opens at once, no restart. A sheet without
+//! the app's columns shows the migration's plan and `Migrar planilla` (the same migration as
+//! `zeues migrate`), which checks again when done.
 
 use leptos::prelude::*;
-use zeues_sync::api::{ApiError, AppMode, DoctorReport, PlantSettings};
+use zeues_sync::api::{
+    ApiError, AppMode, DoctorReport, MigrationDone, MigrationPreview, PlantSettings,
+};
 
 use crate::components::ErrorBox;
 use crate::ipc;
@@ -52,6 +56,8 @@ pub fn Configuracion() -> impl IntoView {
     let report = RwSignal::new(None::<DoctorReport>);
     let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(None::<&'static str>);
+    let migracion = RwSignal::new(None::<MigrationPreview>);
+    let migrada = RwSignal::new(None::<MigrationDone>);
 
     let settings = move || PlantSettings {
         spreadsheet: planilla.get_untracked().trim().to_string(),
@@ -76,14 +82,45 @@ pub fn Configuracion() -> impl IntoView {
             busy.set(None);
         });
     };
+    // A red `app_columns` line (the sheet was never migrated): fetch the plan to show it.
+    let show_report = move |r: DoctorReport, s: PlantSettings| {
+        let unmigrated = r.checks.iter().any(|c| c.id == "app_columns" && !c.ok);
+        report.set(Some(r));
+        migracion.set(None);
+        if unmigrated {
+            leptos::task::spawn_local(async move {
+                match ipc::vista_migracion(&s).await {
+                    Ok(p) if !p.columns.is_empty() => migracion.set(Some(p)),
+                    Ok(_) => {}
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        }
+    };
     let test = move || {
         busy.set(Some("PROBANDO…"));
         error.set(None);
         report.set(None);
+        migrada.set(None);
         let s = settings();
         leptos::task::spawn_local(async move {
             match ipc::probar_conexion(&s).await {
-                Ok(r) => report.set(Some(r)),
+                Ok(r) => show_report(r, s),
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(None);
+        });
+    };
+    let migrate = move || {
+        busy.set(Some("MIGRANDO…"));
+        error.set(None);
+        let s = settings();
+        leptos::task::spawn_local(async move {
+            match ipc::migrar_planilla(&s).await {
+                Ok(done) => {
+                    show_report(done.report.clone(), s);
+                    migrada.set(Some(done));
+                }
                 Err(e) => error.set(Some(e)),
             }
             busy.set(None);
@@ -176,6 +213,36 @@ pub fn Configuracion() -> impl IntoView {
                                                             }
                                                         })
                                                         .collect_view()}
+                                                </div>
+                                            }
+                                        })
+                                }}
+                                {move || {
+                                    migrada
+                                        .get()
+                                        .filter(|d| !d.columns.is_empty())
+                                        .map(|d| {
+                                            view! {
+                                                <p class="said ok" id="cfg-migrada">
+                                                    {format!("Planilla migrada: se agregaron {}.", d.columns.join(", "))}
+                                                    {d.backup.map(|b| view! { <span class="path">{format!(" Respaldo: {b}")}</span> })}
+                                                </p>
+                                            }
+                                        })
+                                }}
+                                {move || {
+                                    migracion
+                                        .get()
+                                        .map(|p| {
+                                            view! {
+                                                <div class="checks" id="cfg-migracion">
+                                                    <p class="hint warn">"La planilla no tiene las columnas de ZEUES. Esto es lo que hará la migración:"</p>
+                                                    <pre class="path">{p.preview}</pre>
+                                                    <div class="form-actions">
+                                                        <button class="btn btn-warn" id="cfg-migrar" disabled=move || busy.get().is_some() on:click=move |_| migrate()>
+                                                            "MIGRAR PLANILLA"
+                                                        </button>
+                                                    </div>
                                                 </div>
                                             }
                                         })
