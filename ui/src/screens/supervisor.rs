@@ -233,7 +233,7 @@ pub fn Supervisor() -> impl IntoView {
                     id="supervisor-buscar"
                     class="input"
                     type="search"
-                    placeholder="TAG + Enter: historial — o escanee"
+                    placeholder="TAG y Enter: historial"
                     prop:value=move || search.get()
                     on:input=move |ev| {
                         unknown.set(None);
