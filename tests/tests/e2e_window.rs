@@ -500,6 +500,210 @@ async fn standalone_spool_goes_through_arm_sold_rejection_repair_and_approval() 
     Ok(())
 }
 
+/// The tags of the rows `css` matches, in screen order.
+async fn tags_of(s: &Session, css: &str) -> TestResult<Vec<String>> {
+    let mut tags = Vec::new();
+    for row in s.client.find_all(Locator::Css(css)).await? {
+        tags.push(
+            row.attr("data-tag")
+                .await?
+                .ok_or("a row without data-tag")?,
+        );
+    }
+    Ok(tags)
+}
+
+/// The batch path, end to end: TODOS / NINGUNO and the counter, a batch TOMAR of three ("3 de
+/// 3"), Éxito going back to the first screen by itself after 5 s (no tap), a scan where
+/// nothing scans explained, the greyed rows behind their count line, and a free spool's
+/// history reached by typing its TAG + Enter on the dashboard and on the supervisor desk (an
+/// unknown TAG says so). Touch targets of the desk are all ≥ 56 px.
+#[tokio::test]
+async fn batch_tomar_returns_by_itself_and_any_tag_opens_its_history() -> TestResult {
+    let Some(app) = app_or_skip("batch_tomar_returns_by_itself_and_any_tag_opens_its_history")
+    else {
+        return Ok(());
+    };
+    let data = DataDir::new("lote")?;
+    with_session(&app, data.path(), "lote", |s| {
+        Box::pin(async move {
+            choose(s, "ARM", ARMADOR, Some("TOMAR")).await?;
+            s.wait("#spool-list button.spool-row[data-ocupado='false']")
+                .await?;
+            let counter = s.text("#seleccionados").await?;
+            let total: usize = counter
+                .strip_prefix("SELECCIONADOS: 0 / ")
+                .and_then(|n| n.trim().parse().ok())
+                .ok_or_else(|| format!("counter `{counter}`"))?;
+            let listed = tags_of(s, "#spool-list button.spool-row").await?;
+            assert!(listed.len() >= 4, "the demo plant lists {listed:?}");
+
+            // TODOS selects every listed spool (at most 50), NINGUNO none.
+            s.click("#select-all").await?;
+            let all = listed.len().min(50);
+            let want = format!("SELECCIONADOS: {all} / {total}");
+            s.until("TODOS selects the list", || async {
+                Ok(s.text("#seleccionados").await? == want)
+            })
+            .await?;
+            let selected = tags_of(s, "#spool-list button.spool-row[data-selected='true']").await?;
+            assert_eq!(selected.len(), all);
+            s.screenshot("60-lote-todos").await?;
+            s.click("#select-none").await?;
+            let want = format!("SELECCIONADOS: 0 / {total}");
+            s.until("NINGUNO clears it", || async {
+                Ok(s.text("#seleccionados").await? == want)
+            })
+            .await?;
+            assert!(
+                !s.exists("#spool-list [data-selected='true']").await?,
+                "NINGUNO left spools selected"
+            );
+
+            // Three spools: the counter and the button follow.
+            let three: Vec<String> = listed.iter().take(3).cloned().collect();
+            for t in &three {
+                s.click(&format!("#spool-list button.spool-row[data-tag='{t}']"))
+                    .await?;
+                s.wait(&format!("[data-tag='{t}'][data-selected='true']"))
+                    .await?;
+            }
+            assert_eq!(
+                s.text("#seleccionados").await?,
+                format!("SELECCIONADOS: 3 / {total}")
+            );
+            assert_eq!(s.text("#continuar").await?, "CONTINUAR CON 3 SPOOLS");
+            s.screenshot("61-lote-tres").await?;
+            s.click("#continuar").await?;
+            s.wait("#pantalla-confirmar").await?;
+            let pills = tags_of(s, "#confirmar-lista .tag-pill").await?;
+            assert_eq!(pills, three);
+
+            // A reader's scan on Confirmar does nothing, and says so.
+            s.scan("MK-NADA").await?;
+            let hint = s.text("#aviso-lectura").await?;
+            assert!(
+                hint.contains("«MK-NADA» ignorada") && hint.contains("VOLVER"),
+                "{hint}"
+            );
+            s.screenshot("62-lote-lectura-ignorada").await?;
+
+            s.click("#confirmar").await?;
+            s.wait("#exito").await?;
+            let shown = Instant::now();
+            assert_eq!(exito_word(s).await?, "TOMADO");
+            let summary = s.text("#exito-resumen").await?;
+            assert!(summary.contains("3 de 3"), "{summary}");
+            s.screenshot("63-lote-exito").await?;
+
+            // No tap: Éxito goes back to the first screen after its 5 s.
+            s.wait_for("#pantalla-operacion", Duration::from_secs(15))
+                .await?;
+            let after = shown.elapsed();
+            assert!(
+                after >= Duration::from_secs(3) && !s.exists("#exito").await?,
+                "Éxito left after {after:?}"
+            );
+            record("exito_auto_return_ms", ms(after).into())?;
+            s.screenshot("64-lote-vuelta-automatica").await?;
+
+            // Another armador: the three are greyed behind the count line, first once opened.
+            choose(s, "ARM", OTRO_ARMADOR, Some("TOMAR")).await?;
+            let line = s.wait("#ver-ocupados").await?;
+            let count: usize = s.attr(&line, "data-count").await?.parse()?;
+            assert!(count >= 3, "{count} greyed");
+            assert!(line.text().await?.contains("ocupados por otros"));
+            assert!(!s.exists("#spool-list .spool-row.ocupado").await?);
+            s.screenshot("65-spools-ocupados-contados").await?;
+            s.click("#ver-ocupados").await?;
+            for t in &three {
+                s.wait(&format!(
+                    "#spool-list .spool-row.ocupado[data-tag='{t}'][data-ocupado='true']"
+                ))
+                .await?;
+            }
+            let first_is_greyed = s
+                .client
+                .execute(
+                    "return document.querySelector('#spool-list .spool-row').classList.contains('ocupado');",
+                    Vec::new(),
+                )
+                .await?;
+            assert_eq!(first_is_greyed, serde_json::json!(true));
+            let small = s.small_touch_targets().await?;
+            assert!(small.is_empty(), "smaller than 56 px: {small:?}");
+            s.screenshot("66-spools-ocupados-visibles").await?;
+            s.click("#inicio").await?;
+
+            // One is paused: free again, with one ARM session behind it.
+            let free = three[0].clone();
+            choose(s, "ARM", ARMADOR, Some("PAUSAR")).await?;
+            confirm_one(s, &free).await?;
+            back_home(s).await?;
+
+            // Dashboard: the free spool is not listed, yet its TAG + Enter opens its history.
+            s.click("#link-dashboard").await?;
+            s.wait(&format!("#dashboard-list [data-tag='{}']", three[1]))
+                .await?;
+            assert!(
+                !s.exists(&format!("#dashboard-list [data-tag='{free}']"))
+                    .await?
+            );
+            s.type_and_enter("#dashboard-search", &free).await?;
+            s.wait(&format!(
+                "#historial[data-tag='{free}'] #historial-sesiones tr.session[data-op='ARM']"
+            ))
+            .await?;
+            s.screenshot("67-dashboard-historial-spool-libre").await?;
+            s.click("#cerrar-historial").await?;
+            s.type_and_enter("#dashboard-search", "NO-EXISTE-77").await?;
+            let said = s.text("#aviso-dashboard").await?;
+            assert!(said.contains("«NO-EXISTE-77»"), "{said}");
+            assert!(!s.exists("#historial").await?);
+            s.screenshot("68-dashboard-tag-desconocido").await?;
+
+            // The supervisor desk: the same by TAG; every target there is ≥ 56 px.
+            s.click("#inicio-logo").await?;
+            s.click("#link-supervisor").await?;
+            s.click(&format!("#supervisor-list [data-worker-id='{SUPERVISOR}']"))
+                .await?;
+            s.wait("#pin-input")
+                .await?
+                .send_keys(&format!(
+                    "{}\u{E007}",
+                    zeues_sync::demo::DEMO_SUPERVISOR_PIN
+                ))
+                .await?;
+            s.wait("#supervisor-ocupados table .link").await?;
+            // The desk (with its TAG search in the head) fits a 1280 px window.
+            let overflow = s
+                .client
+                .execute(
+                    r#"const w = window.innerWidth;
+                       return ['#supervisor-salir', '#supervisor-buscar', '#supervisor-ocupados table']
+                         .filter((css) => document.querySelector(css).getBoundingClientRect().right > w + 1);"#,
+                    Vec::new(),
+                )
+                .await?;
+            assert_eq!(overflow, serde_json::json!([]), "past the right edge");
+            s.screenshot("69a-supervisor-busqueda").await?;
+            let small = s.small_touch_targets().await?;
+            assert!(small.is_empty(), "smaller than 56 px: {small:?}");
+            s.type_and_enter("#supervisor-buscar", &free).await?;
+            s.wait(&format!("#historial[data-tag='{free}'] #historial-sesiones"))
+                .await?;
+            s.screenshot("69b-supervisor-historial-por-tag").await?;
+            s.click("#cerrar-historial").await?;
+            s.type_and_enter("#supervisor-buscar", "NO-EXISTE-77").await?;
+            s.wait("#aviso-supervisor-buscar").await?;
+            s.click("#supervisor-salir").await?;
+            s.wait("#pantalla-operacion").await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
 /// Scenario 4: the supervisor desk. A wrong PIN is refused (and recorded); the right one opens
 /// the desk, where a BLOQUEADO spool gets OVERRIDE, audited in its history. Every tab is seen.
 #[tokio::test]

@@ -146,6 +146,39 @@ impl Session {
         Ok(())
     }
 
+    /// Types `text` into the field `css` as a person does and then presses Enter: the pause
+    /// before Enter keeps the scanner's burst detector from taking it for a barcode reader
+    /// (WebDriver types the characters themselves as fast as a reader would).
+    pub async fn type_and_enter(&self, css: &str, text: &str) -> TestResult {
+        let field = self.click(css).await?;
+        field.clear().await?;
+        field.send_keys(text).await?;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        field.send_keys("\u{E007}").await?;
+        Ok(())
+    }
+
+    /// Every visible button, field and link on the page lower than a 56 px touch target, as
+    /// `id-or-class (height)`.
+    pub async fn small_touch_targets(&self) -> TestResult<Vec<String>> {
+        let found = self
+            .client
+            .execute(
+                r#"const small = [];
+                   for (const el of document.querySelectorAll('button, input, select, a, [role=button]')) {
+                     const r = el.getBoundingClientRect();
+                     if (r.width === 0 || r.height === 0) continue;
+                     if (r.height < 55.5) {
+                       small.push(`${el.id || el.className || el.tagName} (${Math.round(r.height)} px)`);
+                     }
+                   }
+                   return small;"#,
+                Vec::new(),
+            )
+            .await?;
+        Ok(serde_json::from_value(found)?)
+    }
+
     /// Resizes the window (Xvfb's screen must be at least this big).
     pub async fn window_size(&self, width: u32, height: u32) -> TestResult {
         self.client.set_window_size(width, height).await?;
