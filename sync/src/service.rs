@@ -273,7 +273,11 @@ impl Zeues {
             std::thread::scope(|s| {
                 s.spawn(move || {
                     handle.block_on(async {
-                        let problems = loader.load_snapshot().await?;
+                        let problems = if plant {
+                            loader.load_snapshot_within_budget().await?
+                        } else {
+                            loader.load_snapshot().await?
+                        };
                         if !plant {
                             loader.import_audit().await?;
                         }

@@ -376,10 +376,27 @@ impl Engine {
     /// commands pending keep their optimistic state. Unreadable rows are reported, not dropped
     /// silently: the returned list says which and why.
     pub async fn load_snapshot(&self) -> Result<Vec<String>, WorkbookError> {
+        self.load_snapshot_paced(false).await
+    }
+
+    /// `paced`: each read first waits for its Sheets calls' tokens (counted at the emulator:
+    /// a tab is its header row, then its columns; the first read may also fetch the sheet list).
+    pub(crate) async fn load_snapshot_paced(
+        &self,
+        paced: bool,
+    ) -> Result<Vec<String>, WorkbookError> {
+        let pace = |calls: u32| async move {
+            if paced {
+                self.wait_read_tokens(calls).await;
+            }
+        };
+        pace(3).await;
         let trab = self.workbook.read_tab(TRABAJADORES).await?;
+        pace(2).await;
         let roles = self.workbook.read_tab(ROLES).await?;
         let (workers, worker_problems) =
             decode_workers(&trab, &roles).map_err(WorkbookError::Schema)?;
+        pace(2).await;
         let ops = self.workbook.read_tab(OPERACIONES).await?;
         let layout =
             OperacionesLayout::from_headers(&ops.headers).map_err(WorkbookError::Schema)?;
@@ -398,6 +415,7 @@ impl Engine {
         for p in &problems {
             tracing::warn!(problema = %p, "fila de la planilla no leída");
         }
+        pace(1).await;
         let meta = self.workbook.read_rows(METADATA, &[]).await?;
         let rows = read.spools.iter().map(|s| (s.tag.clone(), s.row)).collect();
         *self.cache.lock().await = Some(PlantCache {

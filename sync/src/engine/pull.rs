@@ -124,8 +124,8 @@ impl Engine {
             if *stop.borrow() {
                 break;
             }
-            if rounds.is_multiple_of(10) && self.read_tokens(4).await {
-                if let Err(e) = self.load_snapshot().await {
+            if rounds.is_multiple_of(10) {
+                if let Err(e) = self.load_snapshot_within_budget().await {
                     tracing::warn!(error = %e, "no se pudo refrescar la planta");
                 }
             }
@@ -166,16 +166,28 @@ impl Engine {
         }
     }
 
-    /// Takes `n` read tokens (a snapshot is several calls); false as soon as the budget says wait.
-    async fn read_tokens(&self, n: usize) -> bool {
-        for _ in 0..n {
-            match self.coord.take_quota(QuotaKind::Read).await {
-                Ok(QuotaGrant::Granted) => {}
-                Ok(QuotaGrant::Wait(_)) => return false,
-                // Without Redis the bucket cannot be asked; the refresh is rare enough.
-                Err(_) => return true,
+    /// A plant device's load of the whole sheet, within the fleet's read budget: each step
+    /// waits for the tokens of its calls, taken together, so a fleet of fresh tablets started
+    /// together does not burst past Google's per-minute limit (the first screen shows the
+    /// loading state meanwhile). Without a reachable coordinator the budget cannot be asked
+    /// and the load goes ahead.
+    pub async fn load_snapshot_within_budget(&self) -> Result<Vec<String>, WorkbookError> {
+        self.load_snapshot_paced(true).await
+    }
+
+    /// Waits until the budget grants `n` read tokens at once.
+    pub(crate) async fn wait_read_tokens(&self, n: u32) {
+        loop {
+            match self.coord.take_quotas(QuotaKind::Read, n).await {
+                Ok(QuotaGrant::Granted) | Err(_) => return,
+                Ok(QuotaGrant::Wait(d)) => {
+                    tracing::debug!(
+                        espera_ms = d.as_millis() as u64,
+                        "lectura de la planilla esperando cuota"
+                    );
+                    tokio::time::sleep(d).await
+                }
             }
         }
-        true
     }
 }

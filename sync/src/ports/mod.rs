@@ -252,6 +252,17 @@ pub trait Coordinator: Send + Sync {
         self.publish(change).await
     }
     async fn take_quota(&self, kind: QuotaKind) -> Result<QuotaGrant, CoordError>;
+    /// `n` tokens at once or none, for a step that makes `n` calls in a row: taking them one
+    /// by one would let many devices each hoard a few and then all spend them together, a
+    /// burst past the limit. `n` is at most the bucket's burst.
+    async fn take_quotas(&self, kind: QuotaKind, n: u32) -> Result<QuotaGrant, CoordError> {
+        for _ in 0..n {
+            if let QuotaGrant::Wait(d) = self.take_quota(kind).await? {
+                return Ok(QuotaGrant::Wait(d));
+            }
+        }
+        Ok(QuotaGrant::Granted)
+    }
     /// Whether the coordinator answers now (Redis `PING`).
     async fn probe(&self) -> Result<(), CoordError> {
         Ok(())

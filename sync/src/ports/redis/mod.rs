@@ -408,6 +408,10 @@ impl Coordinator for RedisCoordinator {
     }
 
     async fn take_quota(&self, kind: QuotaKind) -> Result<QuotaGrant, CoordError> {
+        self.take_quotas(kind, 1).await
+    }
+
+    async fn take_quotas(&self, kind: QuotaKind, n: u32) -> Result<QuotaGrant, CoordError> {
         let limit = match kind {
             QuotaKind::Read => self.cfg.quota.reads,
             QuotaKind::Write => self.cfg.quota.writes,
@@ -419,6 +423,7 @@ impl Coordinator for RedisCoordinator {
             .arg(limit.burst.max(1))
             .arg(format!("{:.12e}", limit.refill_per_ms()))
             .arg(ms(limit.window * 2))
+            .arg(n.clamp(1, limit.burst.max(1)))
             .invoke_async(&mut self.conn())
             .await
             .map_err(coord_err)?;

@@ -46,7 +46,8 @@ return 1
 "#;
 
 /// Token bucket. KEYS[1] bucket; ARGV[1] capacity (burst), ARGV[2] refill per ms, ARGV[3] key
-/// ttl ms. Returns 0 when a token was taken, else the ms to wait for one.
+/// ttl ms, ARGV[4] tokens wanted (all or none; at most the capacity). Returns 0 when they were
+/// taken, else the ms to wait until they will be there.
 ///
 /// A missing bucket starts EMPTY, not full: after a Redis restart (or an idle expiry) the
 /// fleet waits one refill interval instead of spending a fresh burst on top of what it already
@@ -68,11 +69,12 @@ if now > ts then
   tokens = math.min(cap, tokens + (now - ts) * rate)
   ts = now
 end
+local n = tonumber(ARGV[4]) or 1
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+if tokens >= n then
+  tokens = tokens - n
 else
-  wait = math.ceil((1 - tokens) / rate)
+  wait = math.ceil((n - tokens) / rate)
   if wait < 1 then wait = 1 end
 end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', ts)
