@@ -197,6 +197,14 @@ fn scenario(rust_log: Option<&str>) {
         .block_on(startup::save(&settings, &config, &data))
         .unwrap();
     assert_eq!(mode, AppMode::Planta);
+    // This Redis is new: no settle period before the first row write (an IT setting).
+    let toml = std::fs::read_to_string(&config).unwrap();
+    let setting = "ZEUES_REDIS_ROW_SETTLE_SECS = \"0\"\n";
+    let toml = match toml.find("[redis]\n") {
+        Some(i) => format!("{}[redis]\n{setting}{}", &toml[..i], &toml[i + 8..]),
+        None => format!("{toml}\n[redis]\n{setting}"),
+    };
+    std::fs::write(&config, toml).unwrap();
 
     // The device as the window opens it: loads the plant, syncs a TOMAR through Redis and
     // Sheets, fetches a new token when Google expires the old one.

@@ -36,7 +36,13 @@ async fn start_fleet(n: usize, plant: &Plant, redis: &RedisServer) -> Vec<Arc<De
         let d = Device::start(
             i as u32,
             plant,
-            redis_config(&redis.url()),
+            {
+                // The server is restarted empty mid-run: after it, no row mutex for a while,
+                // so a write in flight from before the restart lands before anyone re-reads.
+                let mut cfg = redis_config(&redis.url());
+                cfg.row_settle = Duration::from_secs(2);
+                cfg
+            },
             &DeviceOptions::fast(),
         )
         .await
@@ -327,4 +333,47 @@ async fn redis_unreachable_commands_stay_queued_then_drain() {
         "{} commands queued while Redis was down, all applied once after it returned",
         tags.len()
     );
+}
+
+/// After Redis starts empty (a restart lost the data) no row mutex is granted for the settle
+/// period: a device that held one before the restart may still be writing that row.
+#[tokio::test]
+async fn no_row_mutex_until_the_settle_period_after_redis_starts_empty() {
+    let mut redis = RedisServer::start().unwrap();
+    let mut cfg = redis_config(&redis.url());
+    cfg.row_settle = Duration::from_millis(800);
+    let coord = zeues_sync::ports::redis::RedisCoordinator::connect(cfg)
+        .await
+        .unwrap();
+    let ttl = Duration::from_secs(30);
+    for round in 0..2 {
+        let started = std::time::Instant::now();
+        assert!(
+            !coord.lock_row("T-1", "a", ttl).await.unwrap(),
+            "round {round}: empty Redis grants no row mutex"
+        );
+        assert!(!coord.lock_row("T-1", "b", ttl).await.unwrap());
+        assert!(
+            wait_until(Duration::from_secs(5), || async {
+                coord.lock_row("T-1", "b", ttl).await.unwrap_or(false)
+            })
+            .await
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(700),
+            "{:?}",
+            started.elapsed()
+        );
+        // Granted once settled; the refused tries left no mutex behind.
+        assert!(!coord.lock_row("T-1", "a", ttl).await.unwrap());
+        coord.unlock_row("T-1", "b").await.unwrap();
+        redis.kill9();
+        redis.restart().unwrap();
+        assert!(
+            wait_until(Duration::from_secs(10), || async {
+                coord.probe().await.is_ok()
+            })
+            .await
+        );
+    }
 }

@@ -69,6 +69,10 @@ pub struct EngineConfig {
     pub retry_base: Duration,
     pub retry_max: Duration,
     pub row_lock_ttl: Duration,
+    /// A write to the sheet (its retries included) is abandoned after this long and settled
+    /// later as an unknown outcome, so a device whose row mutex was lost in a Redis restart
+    /// cannot land a write after the coordinator's settle period (`RedisConfig::row_settle`).
+    pub write_deadline: Duration,
     /// Longest sleep when nothing is due.
     pub idle: Duration,
     /// Seed of the retry jitter (deterministic tests).
@@ -84,6 +88,7 @@ impl Default for EngineConfig {
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(60),
             row_lock_ttl: Duration::from_secs(30),
+            write_deadline: Duration::from_secs(40),
             idle: Duration::from_secs(5),
             jitter_seed: 0x5eed,
             mode: "standalone",

@@ -661,10 +661,35 @@ impl Engine {
                     return Ok(finished);
                 }
             }
+            // Fence: every row mutex must still be ours right before the write. One lost (a
+            // Redis restart) means another device may be deciding on the same rows now.
+            if let Some(lost) = self.first_lost_row_mutex(&applied).await {
+                let why = format!("mutex de fila perdido ({lost}); se vuelve a leer la fila");
+                tracing::warn!(tag = %lost, "mutex de fila perdido antes de escribir; la ronda se repite");
+                for (cmd, _) in &applied {
+                    self.store.mark_attempt_failed(
+                        &cmd.id,
+                        &why,
+                        now + self.backoff(cmd.attempts),
+                        cmd.outcome_unknown,
+                    )?;
+                }
+                return Ok(finished);
+            }
             let in_flight: Vec<String> = applied.iter().map(|(c, _)| c.id.clone()).collect();
             self.store.mark_in_flight(&in_flight, true)?;
             super::failpoint::hit("push.before_write");
-            if let Err(e) = self.workbook.write(&batch).await {
+            let written =
+                match tokio::time::timeout(self.config.write_deadline, self.workbook.write(&batch))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(WorkbookError::OutcomeUnknown(format!(
+                        "la escritura no terminó en {} s; se comprobará si llegó",
+                        self.config.write_deadline.as_secs()
+                    ))),
+                };
+            if let Err(e) = written {
                 self.note_error(&e);
                 if !matches!(e, WorkbookError::OutcomeUnknown(_)) {
                     // It certainly did not land: no need to search the audit log next time.
@@ -724,6 +749,28 @@ impl Engine {
         Ok(finished)
     }
 
+    /// The first row (of the commands about to be written) whose mutex is no longer theirs.
+    async fn first_lost_row_mutex(
+        &self,
+        applied: &[(OutboxCommand, Box<Transition>)],
+    ) -> Option<String> {
+        for (cmd, _) in applied {
+            match self
+                .coord
+                .renew_row_lock(&cmd.tag, &cmd.id, self.config.row_lock_ttl)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return Some(cmd.tag.clone()),
+                Err(e) => {
+                    self.note_coord_error(&e);
+                    return Some(cmd.tag.clone());
+                }
+            }
+        }
+        None
+    }
+
     async fn renew_row_locks(&self, locked: &[(String, String)]) {
         for (tag, owner) in locked {
             match self
@@ -732,7 +779,7 @@ impl Engine {
                 .await
             {
                 Ok(true) => {}
-                // The version check still fences the write; say so loudly.
+                // The fence before the write will stop this round; say so now.
                 Ok(false) => tracing::warn!(%tag, "mutex de fila perdido durante la ronda"),
                 Err(e) => tracing::warn!(%tag, error = %e, "no se pudo renovar el mutex de fila"),
             }

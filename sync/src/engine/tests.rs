@@ -44,6 +44,9 @@ struct FlakyWorkbook {
     /// When set, each write records whether every pending command was already marked in
     /// flight (what a crash during the write would leave behind).
     watch: Mutex<Option<(Arc<Store>, Vec<bool>)>>,
+    /// When set, reading Operaciones rows loses every row mutex (a Redis restart between
+    /// the read and the write).
+    restart_on_read: Mutex<Option<Arc<InProcessCoordinator>>>,
 }
 
 #[async_trait]
@@ -55,6 +58,11 @@ impl Workbook for FlakyWorkbook {
         self.inner.read_tab(tab).await
     }
     async fn read_rows(&self, tab: &str, rows: &[u32]) -> Result<RowsRead, WorkbookError> {
+        if tab == crate::domain::sheet::OPERACIONES {
+            if let Some(c) = self.restart_on_read.lock().unwrap().as_ref() {
+                c.lose_row_mutexes();
+            }
+        }
         self.inner.read_rows(tab, rows).await
     }
     async fn write(&self, batch: &WriteBatch) -> Result<(), WorkbookError> {
@@ -97,6 +105,7 @@ struct Rig {
     engine: Arc<Engine>,
     clock: Arc<TestClock>,
     notes: Arc<RecordingNotifier>,
+    coord: Arc<InProcessCoordinator>,
     n: usize,
 }
 
@@ -113,7 +122,9 @@ async fn rig() -> Rig {
         fault: Mutex::new(Fault::None),
         writes: AtomicUsize::new(0),
         watch: Mutex::new(None),
+        restart_on_read: Mutex::new(None),
     });
+    let coord = Arc::new(InProcessCoordinator::new());
     let (store, _) = Store::open(&dir.path().join("zeues.db")).unwrap();
     let store = Arc::new(store);
     let clock = Arc::new(TestClock(Mutex::new(t0())));
@@ -121,7 +132,7 @@ async fn rig() -> Rig {
     let engine = Engine::new(
         store.clone(),
         wb.clone(),
-        Arc::new(InProcessCoordinator::new()),
+        coord.clone(),
         clock.clone(),
         notes.clone(),
         broadcast::channel(64).0,
@@ -135,6 +146,7 @@ async fn rig() -> Rig {
         engine,
         clock,
         notes,
+        coord,
         n: 0,
     }
 }
@@ -643,4 +655,32 @@ async fn commands_are_marked_in_flight_before_the_write_so_a_crash_is_settled_by
     *r.wb.fault.lock().unwrap() = Fault::Unavailable;
     r.engine.push_once().await.unwrap();
     assert!(!r.store.command(&id2).unwrap().unwrap().outcome_unknown);
+}
+
+/// Redis restarts after the round read the row and before it writes: the row mutex is gone, so
+/// another device may be deciding on the same row now. The round must not write; the command
+/// stays queued with the reason and lands on the next round (fresh mutex, fresh read).
+#[tokio::test]
+async fn a_row_mutex_lost_before_the_write_stops_the_write() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    *r.wb.restart_on_read.lock().unwrap() = Some(r.coord.clone());
+    assert_eq!(r.engine.push_once().await.unwrap(), 0);
+    assert_eq!(r.wb.writes.load(Ordering::SeqCst), 0, "nothing written");
+    let cmd = r.store.command(&id).unwrap().unwrap();
+    assert_eq!(cmd.status, CommandStatus::Pending);
+    assert!(
+        cmd.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("mutex de fila perdido"),
+        "{:?}",
+        cmd.last_error
+    );
+    *r.wb.restart_on_read.lock().unwrap() = None;
+    r.clock.advance(120);
+    assert_eq!(r.engine.push_once().await.unwrap(), 1);
+    assert_eq!(r.plant_row(&tag).await.version, id);
+    assert_eq!(r.wb.writes.load(Ordering::SeqCst), 1);
 }

@@ -59,6 +59,12 @@ impl InProcessCoordinator {
         }
     }
 
+    /// What a Redis restart does to the row mutexes: they are gone (engine tests).
+    #[cfg(test)]
+    pub(crate) fn lose_row_mutexes(&self) {
+        self.state().row_locks.clear();
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<RowChange> {
         self.changes.subscribe()
     }

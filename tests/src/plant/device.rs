@@ -86,6 +86,8 @@ async fn connect(args: &DeviceArgs) -> Result<Arc<Zeues>, String> {
     let mut rcfg = RedisConfig::single(&args.redis_url);
     rcfg.connect_timeout = Duration::from_secs(1);
     rcfg.response_timeout = Duration::from_secs(2);
+    // Longer than the write deadline below plus the chaos proxy's longest delay.
+    rcfg.row_settle = Duration::from_secs(12);
     let coordinator = loop {
         match RedisCoordinator::connect(rcfg.clone()).await {
             Ok(c) => break Arc::new(c),
@@ -119,6 +121,7 @@ async fn connect(args: &DeviceArgs) -> Result<Arc<Zeues>, String> {
             config: EngineConfig {
                 mode: "plant",
                 retry_max: Duration::from_secs(10),
+                write_deadline: Duration::from_secs(8),
                 idle: Duration::from_secs(1),
                 jitter_seed: args.seed,
                 ..EngineConfig::default()

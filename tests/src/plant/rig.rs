@@ -99,6 +99,8 @@ impl PlantRig {
     pub async fn device(&self, name: &str, route: &Route) -> Result<Arc<Zeues>, String> {
         let mut rcfg = RedisConfig::single(&route.redis_url);
         rcfg.quota.account = SERVICE_ACCOUNT.into();
+        // The rig's Redis never restarts: no settle period before the first row write.
+        rcfg.row_settle = Duration::ZERO;
         let coord = RedisCoordinator::connect(rcfg)
             .await
             .map_err(|e| e.to_string())?;

@@ -89,7 +89,8 @@ impl WindowPlant {
              sheets_base_url = \"{}\"\n\
              \n\
              [redis]\n\
-             ZEUES_QUOTA_ACCOUNT = \"{SERVICE_ACCOUNT}\"\n",
+             ZEUES_QUOTA_ACCOUNT = \"{SERVICE_ACCOUNT}\"\n\
+             ZEUES_REDIS_ROW_SETTLE_SECS = \"1\"\n",
             self.key.display(),
             route.redis_url,
             route.sheets_url,

@@ -88,6 +88,12 @@ pub struct RedisConfig {
     pub stream_maxlen: usize,
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
+    /// After Redis starts empty (first start or a restart that lost its data), no row mutex is
+    /// granted for this long: a device that held one before the restart may still have its
+    /// write to the sheet in flight, and Google Sheets has no compare-and-set to stop a second
+    /// writer. Must exceed the engine's write deadline (`EngineConfig::write_deadline`) plus
+    /// the time a request can spend in the network. `ZEUES_REDIS_ROW_SETTLE_SECS`.
+    pub row_settle: Duration,
 }
 
 impl RedisConfig {
@@ -103,6 +109,7 @@ impl RedisConfig {
             stream_maxlen: 10_000,
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(2),
+            row_settle: Duration::from_secs(60),
         }
     }
 
@@ -173,6 +180,12 @@ impl RedisConfig {
             "ZEUES_REDIS_APPLIED_TTL_DAYS",
         )? {
             cfg.applied_retention = Duration::from_secs(d.max(1) * 24 * 3600);
+        }
+        if let Some(n) = parse_num::<u64>(
+            get("ZEUES_REDIS_ROW_SETTLE_SECS"),
+            "ZEUES_REDIS_ROW_SETTLE_SECS",
+        )? {
+            cfg.row_settle = Duration::from_secs(n);
         }
         if let Some(n) = parse_num(
             get("ZEUES_REDIS_STREAM_MAXLEN"),

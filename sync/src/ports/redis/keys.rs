@@ -39,6 +39,11 @@ impl Keys {
         self.spool("row_lock", tag)
     }
 
+    /// When row mutexes may be granted again after Redis started empty (ms since the epoch).
+    pub(super) fn rows_writable_at(&self) -> String {
+        format!("{}:rows_writable_at", self.prefix)
+    }
+
     /// The live row (JSON `LiveRow`).
     pub(super) fn row(&self, tag: &str) -> String {
         self.spool("row", tag)

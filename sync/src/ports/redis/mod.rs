@@ -342,7 +342,28 @@ impl Coordinator for RedisCoordinator {
             .invoke_async(&mut self.conn())
             .await
             .map_err(coord_err)?;
-        Ok(n == 1)
+        if n != 1 {
+            return Ok(false);
+        }
+        if self.cfg.row_settle.is_zero() {
+            return Ok(true);
+        }
+        // Checked after taking the mutex: a restart in between wipes the mutex and the marker
+        // together, and this check then starts the settle period.
+        let wait: i64 = self
+            .scripts
+            .rows_writable
+            .key(self.keys.rows_writable_at())
+            .arg(ms(self.cfg.row_settle))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(coord_err)?;
+        if wait > 0 {
+            tracing::info!(%tag, espera_ms = wait, "Redis recién iniciado: se espera antes de escribir filas");
+            self.unlock_row(tag, owner).await?;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     async fn unlock_row(&self, tag: &str, owner: &str) -> Result<(), CoordError> {

@@ -25,6 +25,21 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 "#;
 
+/// KEYS[1] the instant row mutexes may be granted; ARGV[1] settle ms. The first call on an
+/// empty Redis (a first start or a restart that lost the data) sets it to now + settle.
+/// Returns the ms left to wait (0 = writable).
+pub(super) const ROWS_WRITABLE: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local at = tonumber(redis.call('GET', KEYS[1]))
+if at == nil then
+  at = now + tonumber(ARGV[1])
+  redis.call('SET', KEYS[1], at)
+end
+if now >= at then return 0 end
+return at - now
+"#;
+
 /// KEYS[1] row mutex or lease; ARGV[1] owner, ARGV[2] ttl ms. Extends only the owner's.
 pub(super) const RENEW: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -154,6 +169,7 @@ pub(super) struct Scripts {
     pub renew: Script,
     pub lease: Script,
     pub take_token: Script,
+    pub rows_writable: Script,
     pub append: Script,
     pub head: Script,
     pub cache_cas: Script,
@@ -169,6 +185,7 @@ impl Scripts {
             renew: Script::new(RENEW),
             lease: Script::new(LEASE),
             take_token: Script::new(TAKE_TOKEN),
+            rows_writable: Script::new(ROWS_WRITABLE),
             append: Script::new(APPEND),
             head: Script::new(HEAD),
             cache_cas: Script::new(CACHE_CAS),
