@@ -125,7 +125,7 @@ pub struct Engine {
     pub(crate) cache: tokio::sync::Mutex<Option<PlantCache>>,
     health: Mutex<Health>,
     rng: Mutex<rand_chacha::ChaCha8Rng>,
-    wake: Notify,
+    pub(crate) wake: Notify,
     stop: watch::Sender<bool>,
 }
 

@@ -795,7 +795,19 @@ impl Engine {
         loop {
             match self.coord.take_quota(kind).await? {
                 QuotaGrant::Wait(d) if waited + d <= QUOTA_INLINE_WAIT => {
-                    tokio::time::sleep(d).await;
+                    // A tap made meanwhile is claimed and announced now: the other tablets see
+                    // the occupation within a second even while this round waits for quota.
+                    let until = tokio::time::Instant::now() + d;
+                    loop {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(until) => break,
+                            _ = self.wake.notified() => {
+                                if let Err(e) = self.claim_once().await {
+                                    tracing::warn!(error = %e, "reserva de ocupaciones fallida");
+                                }
+                            }
+                        }
+                    }
                     waited += d;
                 }
                 grant => return Ok(grant),
