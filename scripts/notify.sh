@@ -4,8 +4,7 @@
 # notification through zeues_app::notifier::DesktopNotifier and reads that log.
 source "$(dirname "$0")/lib.sh"
 
-step "notify_dbus test binary (zeues-tests, feature notify; clippy too: the workspace run skips it)"
-timed cargo clippy -p zeues-tests --features notify --test notify_dbus -- -D warnings
+step "notify_dbus test binary (zeues-tests, feature notify; linted by test.sh's clippy step)"
 timed cargo test -p zeues-tests --features notify --test notify_dbus --no-run
 mkdir -p "$TARGET_DIR/e2e-logs"
 export NOTIFY_LOG="$TARGET_DIR/e2e-logs/notify-dbusmock.log"
