@@ -71,6 +71,11 @@ fn occupant(z: &Zeues, tag: &str) -> Option<String> {
     z.spool(tag).unwrap().ocupado_por
 }
 
+/// One worker's ARM command on one spool, refused locally = test failure.
+fn arm(z: &Zeues, worker: u32, intent: Intent, tag: &str) {
+    act(z, worker, intent, vec![tag.to_string()], None);
+}
+
 /// Another Armador of the demo plant (B's worker).
 fn other_armador() -> u32 {
     zeues_tests::redis_server::fleet::arm_workers()
@@ -92,13 +97,7 @@ async fn force_release_turns_the_occupants_pending_command_into_a_conflict() -> 
 
     let tags = free_arm(&a, ARMADOR, 2);
     let (x, other) = (tags[0].clone(), tags[1].clone());
-    act(
-        &a,
-        ARMADOR,
-        Intent::Tomar(Operacion::Arm),
-        vec![x.clone()],
-        None,
-    );
+    arm(&a, ARMADOR, Intent::Tomar(Operacion::Arm), &x);
     eventually("A's TOMAR synced and seen by B", || {
         drained(&a) && occupant(&b, &x).as_deref() == Some("MR(93)")
     })
@@ -110,21 +109,9 @@ async fn force_release_turns_the_occupants_pending_command_into_a_conflict() -> 
         a.sync_status().connectivity == Connectivity::Offline
     })
     .await;
-    act(
-        &a,
-        ARMADOR,
-        Intent::Pausar(Operacion::Arm),
-        vec![x.clone()],
-        None,
-    );
+    arm(&a, ARMADOR, Intent::Pausar(Operacion::Arm), &x);
     // A spool the supervisor does not touch: A's commands for it must not be held.
-    act(
-        &a,
-        ARMADOR,
-        Intent::Tomar(Operacion::Arm),
-        vec![other.clone()],
-        None,
-    );
+    arm(&a, ARMADOR, Intent::Tomar(Operacion::Arm), &other);
     assert_eq!(occupant(&a, &x), None, "the PAUSAR shows at once on A");
 
     act(
@@ -178,13 +165,7 @@ async fn a_device_back_from_offline_catches_up_from_its_last_stream_id() -> Test
     .await;
     let tags = free_arm(&b, worker_b, 5);
     for t in &tags {
-        act(
-            &b,
-            worker_b,
-            Intent::Tomar(Operacion::Arm),
-            vec![t.clone()],
-            None,
-        );
+        arm(&b, worker_b, Intent::Tomar(Operacion::Arm), t);
     }
     eventually("B's TOMARs synced", || drained(&b)).await;
     for t in &tags {
@@ -228,20 +209,8 @@ async fn sheets_only_devices_are_kept_single_writer_by_the_version_check() -> Te
     let tags = free_arm(&b, worker_b, 2);
     let (x, y) = (tags[0].clone(), tags[1].clone());
     sheets.set(Mode::Cut);
-    act(
-        &a,
-        ARMADOR,
-        Intent::Tomar(Operacion::Arm),
-        vec![x.clone()],
-        None,
-    );
-    act(
-        &b,
-        worker_b,
-        Intent::Tomar(Operacion::Arm),
-        vec![x.clone()],
-        None,
-    );
+    arm(&a, ARMADOR, Intent::Tomar(Operacion::Arm), &x);
+    arm(&b, worker_b, Intent::Tomar(Operacion::Arm), &x);
     eventually("B's TOMAR landed", || drained(&b)).await;
 
     sheets.set(Mode::Pass);
@@ -265,13 +234,7 @@ async fn sheets_only_devices_are_kept_single_writer_by_the_version_check() -> Te
         "the sheet names B's worker"
     );
 
-    act(
-        &b,
-        worker_b,
-        Intent::Tomar(Operacion::Arm),
-        vec![y.clone()],
-        None,
-    );
+    arm(&b, worker_b, Intent::Tomar(Operacion::Arm), &y);
     eventually("A sees B's TOMAR of Y by reading the sheet", || {
         occupant(&a, &y).as_deref() == Some(token_b.as_str())
     })

@@ -115,10 +115,7 @@ pub fn PendingPanel() -> impl IntoView {
         st.replica_rev.track();
         st.sync.track();
         leptos::task::spawn_local(async move {
-            list.set(match ipc::pending_commands().await {
-                Ok(p) => Load::Ready(p),
-                Err(e) => Load::Failed(e),
-            });
+            list.set(Load::from(ipc::pending_commands().await));
         });
     });
     let status = move || {
@@ -271,6 +268,15 @@ pub enum Load<T> {
     Loading,
     Ready(T),
     Failed(ApiError),
+}
+
+impl<T> From<Result<T, ApiError>> for Load<T> {
+    fn from(r: Result<T, ApiError>) -> Self {
+        match r {
+            Ok(v) => Load::Ready(v),
+            Err(e) => Load::Failed(e),
+        }
+    }
 }
 
 /// A copy of `source` that follows it once it has been still for `ms`: typing a filter (or a

@@ -107,10 +107,7 @@ pub fn find_history(
 pub fn open_history(slot: HistorySlot, tag: String) {
     slot.set(Some((tag.clone(), Load::Loading)));
     leptos::task::spawn_local(async move {
-        let h = match ipc::spool_history(&tag).await {
-            Ok(h) => Load::Ready(h),
-            Err(e) => Load::Failed(e),
-        };
+        let h = Load::from(ipc::spool_history(&tag).await);
         slot.update(|cur| {
             if let Some((t, loaded)) = cur {
                 if *t == tag {

@@ -410,10 +410,7 @@ fn Bloqueados(desk: Desk) -> impl IntoView {
                 limit: Some(1_000),
                 ..SpoolQuery::default()
             };
-            list.set(match ipc::list_spools(&q).await {
-                Ok(l) => Load::Ready(l),
-                Err(e) => Load::Failed(e),
-            });
+            list.set(Load::from(ipc::list_spools(&q).await));
         });
     });
     view! {
@@ -486,10 +483,7 @@ fn Conflictos(desk: Desk) -> impl IntoView {
         reload.track();
         let include = all.get();
         leptos::task::spawn_local(async move {
-            list.set(match ipc::list_conflicts(include).await {
-                Ok(v) => Load::Ready(v),
-                Err(e) => Load::Failed(e),
-            });
+            list.set(Load::from(ipc::list_conflicts(include).await));
         });
     });
     view! {
@@ -585,10 +579,7 @@ fn Metricas() -> impl IntoView {
             hasta: hasta.get(),
         };
         leptos::task::spawn_local(async move {
-            data.set(match ipc::conflict_metrics(&p).await {
-                Ok(m) => Load::Ready(m),
-                Err(e) => Load::Failed(e),
-            });
+            data.set(Load::from(ipc::conflict_metrics(&p).await));
         });
     });
     let table =
@@ -701,10 +692,7 @@ fn Sincronizacion() -> impl IntoView {
         st.sync.track();
         reload.track();
         leptos::task::spawn_local(async move {
-            data.set(match ipc::sync_health().await {
-                Ok(h) => Load::Ready(h),
-                Err(e) => Load::Failed(e),
-            });
+            data.set(Load::from(ipc::sync_health().await));
         });
     });
     view! {
@@ -869,10 +857,7 @@ fn Exportar(desk: Desk) -> impl IntoView {
 fn Accesos() -> impl IntoView {
     let list = RwSignal::new(Load::<Vec<PinAttempt>>::Loading);
     leptos::task::spawn_local(async move {
-        list.set(match ipc::pin_attempts(30).await {
-            Ok(v) => Load::Ready(v),
-            Err(e) => Load::Failed(e),
-        });
+        list.set(Load::from(ipc::pin_attempts(30).await));
     });
     view! {
         <div class="scroll" id="supervisor-accesos">

@@ -50,10 +50,7 @@ pub fn Trabajador() -> impl IntoView {
     let load = move || {
         workers.set(Load::Loading);
         leptos::task::spawn_local(async move {
-            workers.set(match ipc::list_workers(op).await {
-                Ok(w) => Load::Ready(w),
-                Err(e) => Load::Failed(e),
-            });
+            workers.set(Load::from(ipc::list_workers(op).await));
         });
     };
     load();
