@@ -679,9 +679,11 @@ impl Zeues {
     /// A supervisor closes a conflict without doing anything more (the plant's state stands).
     pub fn discard_conflict(&self, d: &ConflictDecision) -> Result<(), ApiError> {
         let boss = self.checked_supervisor(d.supervisor_id, &d.pin)?;
-        let rec = self
-            .store
-            .resolve_conflict(d.conflict_id, "DESCARTADO", self.clock.now())?;
+        let rec =
+            self.store
+                .resolve_conflict(d.conflict_id, "DESCARTADO", boss.id, self.clock.now())?;
+        // Its CONFLICTO_DESCARTADO row goes to Metadata with the next push round.
+        self.engine.wake();
         tracing::info!(conflict = rec.id, tag = %rec.tag, supervisor = boss.id, "conflicto descartado");
         self.emit_sync();
         Ok(())
@@ -736,7 +738,7 @@ impl Zeues {
         match result {
             Ok(_) => {
                 self.store
-                    .resolve_conflict(rec.id, "REAPLICADO", self.clock.now())?;
+                    .resolve_conflict(rec.id, "REAPLICADO", boss.id, self.clock.now())?;
                 tracing::info!(conflict = rec.id, %tag, supervisor = boss.id, "conflicto re-aplicado");
                 self.engine.wake();
                 self.emit_sync();

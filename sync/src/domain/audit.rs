@@ -23,11 +23,13 @@ pub enum EventType {
     SupervisorOverride,
     ForzarLiberacion,
     Conflicto,
+    /// A supervisor closed a conflict without re-applying it (the held commands with it).
+    ConflictoDescartado,
     MigracionEsquema,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 16] = [
         EventType::TomarSpool,
         EventType::PausarSpool,
         EventType::CompletarArm,
@@ -42,6 +44,7 @@ impl EventType {
         EventType::SupervisorOverride,
         EventType::ForzarLiberacion,
         EventType::Conflicto,
+        EventType::ConflictoDescartado,
         EventType::MigracionEsquema,
     ];
 
@@ -61,6 +64,7 @@ impl EventType {
             EventType::SupervisorOverride => "SUPERVISOR_OVERRIDE",
             EventType::ForzarLiberacion => "FORZAR_LIBERACION",
             EventType::Conflicto => "CONFLICTO",
+            EventType::ConflictoDescartado => "CONFLICTO_DESCARTADO",
             EventType::MigracionEsquema => "MIGRACION_ESQUEMA",
         }
     }

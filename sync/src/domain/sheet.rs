@@ -54,10 +54,11 @@ pub enum Col {
     CicloReparacion,
     EstadoReparacion,
     DefectoOrigen,
+    OcupacionInicia,
 }
 
 impl Col {
-    pub const ALL: [Col; 17] = [
+    pub const ALL: [Col; 18] = [
         Col::TagSpool,
         Col::Nv,
         Col::FechaMateriales,
@@ -75,10 +76,23 @@ impl Col {
         Col::CicloReparacion,
         Col::EstadoReparacion,
         Col::DefectoOrigen,
+        Col::OcupacionInicia,
     ];
 
     /// Added by the schema migration, at the end of the tab, in this order.
-    pub const APP_OWNED: [Col; 5] = [
+    pub const APP_OWNED: [Col; 6] = [
+        Col::OperacionOcupacion,
+        Col::ResultadoMetrologia,
+        Col::CicloReparacion,
+        Col::EstadoReparacion,
+        Col::DefectoOrigen,
+        Col::OcupacionInicia,
+    ];
+
+    /// App-owned columns without which nothing is written (the spool's state lives there).
+    /// `Ocupacion_Inicia` came later: a sheet migrated before it still syncs, and CANCELAR
+    /// falls back to what the device that took the spool knows until `zeues migrate` adds it.
+    pub const WRITE_REQUIRED: [Col; 5] = [
         Col::OperacionOcupacion,
         Col::ResultadoMetrologia,
         Col::CicloReparacion,
@@ -120,6 +134,7 @@ impl Col {
             Col::CicloReparacion => "Ciclo_Reparacion",
             Col::EstadoReparacion => "Estado_Reparacion",
             Col::DefectoOrigen => "Defecto_Origen",
+            Col::OcupacionInicia => "Ocupacion_Inicia",
         }
     }
 
@@ -160,6 +175,13 @@ pub fn cell_of(s: &Spool, col: Col) -> CellValue {
         Col::CicloReparacion => CellValue::Number(f64::from(s.ciclo_reparacion)),
         Col::EstadoReparacion => CellValue::opt_text(s.estado_reparacion.map(|e| e.code())),
         Col::DefectoOrigen => CellValue::opt_text(s.defecto_origen.map(|d| d.code())),
+        // Which worker column (Armador/Soldador) the current occupation wrote, so a CANCELAR
+        // made on any device restores the spool exactly (DOMAIN.md §3).
+        Col::OcupacionInicia => CellValue::opt_text(
+            s.operacion_ocupacion
+                .filter(|_| s.occupation_set_worker && s.ocupado_por.is_some())
+                .map(|o| o.code()),
+        ),
     }
 }
 
@@ -219,13 +241,20 @@ impl OperacionesLayout {
 
     /// A v3.0-era sheet: state is read from `Estado_Detalle` and nothing can be written yet.
     pub fn is_legacy(&self) -> bool {
-        !self.missing_app_columns().is_empty()
+        Col::WRITE_REQUIRED
+            .iter()
+            .any(|c| !self.cols.contains_key(c))
     }
 
-    /// Writes need every app-owned column; otherwise `ESQUEMA_INCOMPATIBLE` naming the first
-    /// missing one (run the migration).
+    /// Whether the sheet has this column.
+    pub fn has(&self, c: Col) -> bool {
+        self.cols.contains_key(&c)
+    }
+
+    /// Writes need the app-owned columns that hold the state; otherwise `ESQUEMA_INCOMPATIBLE`
+    /// naming the first missing one (run the migration).
     pub fn check_writable(&self) -> Result<(), DomainError> {
-        for c in Col::APP_OWNED {
+        for c in Col::WRITE_REQUIRED {
             self.map.require(OPERACIONES, c.header())?;
         }
         Ok(())
@@ -239,6 +268,10 @@ impl OperacionesLayout {
         self.check_writable()?;
         changes
             .iter()
+            // A later app column the sheet does not have yet is not written (see WRITE_REQUIRED).
+            .filter(|(c, _)| {
+                Col::WRITE_REQUIRED.contains(c) || !Col::APP_OWNED.contains(c) || self.has(*c)
+            })
             .map(|(c, v)| {
                 let i = self.map.require(OPERACIONES, c.header())?;
                 Ok((i, v.clone()))
@@ -315,6 +348,7 @@ impl OperacionesLayout {
                 EstadoReparacion::parse(t).is_some()
             })?;
             parse_enum(Col::DefectoOrigen, &|t| DefectoOrigen::parse(t).is_some())?;
+            parse_enum(Col::OcupacionInicia, &|t| OpOcupacion::parse(t).is_some())?;
             s.operacion_ocupacion = text(Col::OperacionOcupacion)
                 .and_then(|t| OpOcupacion::parse(&t))
                 .or(info.operacion)
@@ -330,6 +364,9 @@ impl OperacionesLayout {
                 return Err(corrupt(Col::CicloReparacion));
             }
             s.ciclo_reparacion = ciclo as u8;
+            s.occupation_set_worker = s.operacion_ocupacion.is_some()
+                && text(Col::OcupacionInicia).and_then(|t| OpOcupacion::parse(&t))
+                    == s.operacion_ocupacion;
         }
         Ok(Some(s))
     }

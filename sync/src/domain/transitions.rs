@@ -471,6 +471,29 @@ pub fn apply(
     })
 }
 
+/// FORZAR LIBERACIÓN reaches the plant later than the supervisor decided it: it may only
+/// eject the occupant the supervisor saw (`seen`, an `Ocupado_Por` token). Someone else there
+/// now means the spool changed hands meanwhile: refused, never an ejection of another worker.
+pub fn check_force_target(spool: &Spool, seen: &str) -> Result<(), DomainError> {
+    let Some(now) = spool.ocupado_por.as_deref() else {
+        return Err(invalid(spool, "el spool ya no está ocupado"));
+    };
+    let same = match (worker_id_from_token(now), worker_id_from_token(seen)) {
+        (Some(a), Some(b)) => a == b,
+        _ => now.trim() == seen.trim(),
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(invalid(
+            spool,
+            format!(
+                "el spool cambió de manos: ahora lo ocupa {now}, no {seen}; la liberación forzada no se aplicó"
+            ),
+        ))
+    }
+}
+
 /// The spools a worker can pick for an action (DOMAIN.md §5, screen 4): the same guards as
 /// [`apply`], so the list never offers what the rules would refuse. Occupied spools are listed
 /// separately by the UI (greyed).

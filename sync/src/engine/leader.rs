@@ -27,8 +27,8 @@ use crate::domain::time::santiago;
 use crate::domain::worker::worker_id_from_token;
 use crate::domain::{AuditEvent, EventType, Spool};
 use crate::ports::{
-    row_hash, Acquire, Append, CoordError, LockHolder, QuotaGrant, QuotaKind, RowChange,
-    WorkbookError, WriteBatch,
+    row_hash, Acquire, Append, CoordError, LockHolder, QuotaGrant, QuotaKind, QuotaTaker,
+    RowChange, WorkbookError, WriteBatch,
 };
 
 #[derive(Debug, Clone)]
@@ -75,6 +75,8 @@ pub enum LeaderError {
     Coord(#[from] CoordError),
     #[error("cuota de Google Sheets: se reintenta en {0:?}")]
     Quota(Duration),
+    #[error("Metadata aún no se ha leído hasta el final; se reintenta")]
+    AuditBehind,
 }
 
 /// What one round of duties did.
@@ -210,9 +212,11 @@ impl LeaderDuties {
             });
             if unblocked {
                 // Audit first: if the leader dies right after, the next one sees the same
-                // difference and audits it again (same event id) rather than never.
-                engine.audit_manual_override(&row, &self.cfg).await?;
-                report.overrides += 1;
+                // difference and audits it (same event id, found in Metadata first, so the
+                // row is never appended twice) rather than never.
+                if engine.audit_manual_override(&row, &self.cfg).await? {
+                    report.overrides += 1;
+                }
             }
             let change = RowChange {
                 tag: row.tag.clone(),
@@ -345,7 +349,11 @@ impl Engine {
     /// Takes one token of the fleet's read budget, waiting for it up to one poll interval.
     async fn read_budget(&self, cfg: &LeaderConfig) -> Result<(), LeaderError> {
         loop {
-            match self.coord.take_quota(QuotaKind::Read).await? {
+            match self
+                .coord
+                .take_quota_as(QuotaKind::Read, 1, QuotaTaker::LEADER)
+                .await?
+            {
                 QuotaGrant::Granted => return Ok(()),
                 QuotaGrant::Wait(d) if d <= cfg.poll_interval => tokio::time::sleep(d).await,
                 QuotaGrant::Wait(d) => return Err(LeaderError::Quota(d)),
@@ -355,7 +363,11 @@ impl Engine {
 
     async fn write_budget(&self, cfg: &LeaderConfig) -> Result<(), LeaderError> {
         loop {
-            match self.coord.take_quota(QuotaKind::Write).await? {
+            match self
+                .coord
+                .take_quota_as(QuotaKind::Write, 1, QuotaTaker::LEADER)
+                .await?
+            {
                 QuotaGrant::Granted => return Ok(()),
                 QuotaGrant::Wait(d) if d <= cfg.poll_interval => tokio::time::sleep(d).await,
                 QuotaGrant::Wait(d) => return Err(LeaderError::Quota(d)),
@@ -432,12 +444,14 @@ impl Engine {
         Ok(out)
     }
 
-    /// `SUPERVISOR_OVERRIDE` by SYSTEM for a spool a person un-blocked in the sheet.
+    /// `SUPERVISOR_OVERRIDE` by SYSTEM for a spool a person un-blocked in the sheet. Returns
+    /// `false` when `Metadata` already has it (an earlier leader wrote it and died before
+    /// publishing the row).
     async fn audit_manual_override(
         &self,
         row: &Spool,
         cfg: &LeaderConfig,
-    ) -> Result<(), LeaderError> {
+    ) -> Result<bool, LeaderError> {
         let cache = match self.cache.lock().await.clone() {
             Some(c) => c,
             None => self.load_cache().await?,
@@ -466,6 +480,19 @@ impl Engine {
                 "detectado_por": self.store.device_id(),
             }),
         };
+        // Metadata is append-only and never deduplicates: look for the id before appending.
+        let import = self.import_audit_progress().await?;
+        if !import.complete {
+            return Err(LeaderError::AuditBehind);
+        }
+        if self
+            .store
+            .audit_landed(&event.id)
+            .map_err(|e| LeaderError::Workbook(WorkbookError::Unavailable(e.to_string())))?
+        {
+            tracing::info!(tag = %row.tag, "el desbloqueo manual ya estaba auditado");
+            return Ok(false);
+        }
         self.write_budget(cfg).await?;
         self.workbook
             .write(&WriteBatch {
@@ -477,7 +504,7 @@ impl Engine {
             })
             .await?;
         tracing::warn!(tag = %row.tag, "spool desbloqueado a mano en la planilla; SUPERVISOR_OVERRIDE registrado");
-        Ok(())
+        Ok(true)
     }
 
     /// Takes the lease when free or renews it; `false` when another device leads or the

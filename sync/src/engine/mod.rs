@@ -102,6 +102,21 @@ pub(crate) struct PlantCache {
     pub layout: OperacionesLayout,
     pub metadata: ColumnMap,
     pub rows: HashMap<String, u32>,
+    /// When `rows` was read from the sheet: a TAG missing from it is only "not in the sheet"
+    /// for a command made before this (a newer row may have reached the replica since).
+    pub read_at: DateTime<Utc>,
+}
+
+impl PlantCache {
+    /// A row as this sheet holds it: without an `Ocupacion_Inicia` column the sheet cannot keep
+    /// whether the occupation set the worker column, so nobody else may be told it did.
+    pub fn as_sheet(&self, row: &crate::domain::Spool) -> crate::domain::Spool {
+        let mut r = row.clone();
+        if !self.layout.has(crate::domain::sheet::Col::OcupacionInicia) {
+            r.occupation_set_worker = false;
+        }
+        r
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -127,6 +142,14 @@ pub struct Engine {
     rng: Mutex<rand_chacha::ChaCha8Rng>,
     pub(crate) wake: Notify,
     stop: watch::Sender<bool>,
+    /// Push rounds finished so far (claim + push, bookkeeping included): a caller that saw its
+    /// command applied waits for the round in progress to end before it stops the process.
+    rounds: watch::Sender<u64>,
+    /// One audit import at a time (the refresh timer and the push round's settle share it).
+    audit_import: tokio::sync::Mutex<()>,
+    /// Commands whose TAG the row index lacked and for which it was read again since: still
+    /// missing then, the sheet does not have the spool (a final conflict).
+    index_reread_for: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Engine {
@@ -157,12 +180,38 @@ impl Engine {
             rng: Mutex::new(rng),
             wake: Notify::new(),
             stop: watch::channel(false).0,
+            rounds: watch::channel(0).0,
+            audit_import: tokio::sync::Mutex::new(()),
+            index_reread_for: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
     /// A new local command is waiting: try now instead of at the next timer tick.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Counts finished push rounds (see [`Engine::settled`]).
+    pub fn rounds(&self) -> watch::Receiver<u64> {
+        self.rounds.subscribe()
+    }
+
+    /// Waits until the push round running now (if any) has finished, bookkeeping included: a
+    /// command marked applied in the store still has its coordination steps (applied id,
+    /// publish, lock release) to run in the same round.
+    pub async fn settled(&self) {
+        let mut rx = self.rounds.subscribe();
+        let seen = *rx.borrow_and_update();
+        let mut stop = self.stop.subscribe();
+        // The loop runs at least once per `idle`, so a round always ends soon.
+        tokio::select! {
+            r = rx.wait_for(|n| *n > seen) => {
+                if r.is_err() {
+                    tracing::debug!("contador de rondas cerrado");
+                }
+            }
+            _ = stop.wait_for(|stopped| *stopped) => {}
+        }
     }
 
     pub fn shutdown(&self) {
@@ -188,6 +237,7 @@ impl Engine {
                     0
                 }
             };
+            self.rounds.send_modify(|n| *n += 1);
             if progressed > 0 {
                 continue;
             }
@@ -358,6 +408,7 @@ impl Engine {
 
     /// Reads the plant's header rows and TAG positions (cold cache, or after drift).
     pub(crate) async fn load_cache(&self) -> Result<PlantCache, WorkbookError> {
+        let read_at = self.clock.now();
         let ops = self.workbook.read_tab(OPERACIONES).await?;
         let layout =
             OperacionesLayout::from_headers(&ops.headers).map_err(WorkbookError::Schema)?;
@@ -372,6 +423,7 @@ impl Engine {
             layout,
             metadata,
             rows,
+            read_at,
         };
         *self.cache.lock().await = Some(cache.clone());
         Ok(cache)
@@ -402,6 +454,7 @@ impl Engine {
         let (workers, worker_problems) =
             decode_workers(&trab, &roles).map_err(WorkbookError::Schema)?;
         pace(2).await;
+        let read_at = self.clock.now();
         let ops = self.workbook.read_tab(OPERACIONES).await?;
         let layout =
             OperacionesLayout::from_headers(&ops.headers).map_err(WorkbookError::Schema)?;
@@ -427,6 +480,7 @@ impl Engine {
             layout,
             metadata: ColumnMap::from_headers(&meta.headers),
             rows,
+            read_at,
         });
         let mut tags = changed;
         tags.extend(removed);

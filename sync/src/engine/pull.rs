@@ -8,11 +8,20 @@ use super::Engine;
 use crate::api::AppEvent;
 use crate::domain::sheet::{OperacionesLayout, METADATA, OPERACIONES};
 use crate::domain::{AuditEvent, ColumnMap};
-use crate::ports::{QuotaGrant, QuotaKind, RowChange, WorkbookError};
+use crate::ports::{QuotaGrant, QuotaKind, QuotaTaker, RowChange, WorkbookError};
 
-/// Metadata rows read per poll step: one Sheets call (its client asks for at most 100 ranges
-/// per request), one read token.
-const AUDIT_CHUNK: u32 = 100;
+/// Metadata rows read per import step: one contiguous range, one Sheets call, one read token
+/// (a 500,000-row log is 500 steps for a device that never read it; later rounds read only
+/// the rows appended since).
+const AUDIT_CHUNK: u32 = 1_000;
+
+/// What one audit import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct AuditImport {
+    pub imported: usize,
+    /// It read up to the end of `Metadata`: every row appended before it started is known.
+    pub complete: bool,
+}
 
 impl Engine {
     /// Applies row changes seen on the stream. Rows with local commands pending keep their
@@ -33,9 +42,14 @@ impl Engine {
     /// the leader's import of direct edits). Takes a read token first; returns `Ok(false)` when
     /// the budget says wait.
     pub async fn poll_plant(&self) -> Result<bool, WorkbookError> {
-        if let Ok(QuotaGrant::Wait(_)) = self.coord.take_quota(QuotaKind::Read).await {
+        if let Ok(QuotaGrant::Wait(_)) = self
+            .coord
+            .take_quota_as(QuotaKind::Read, 1, QuotaTaker::POLL)
+            .await
+        {
             return Ok(false);
         }
+        let read_at = self.clock.now();
         let grid = self.workbook.read_tab(OPERACIONES).await?;
         let layout =
             OperacionesLayout::from_headers(&grid.headers).map_err(WorkbookError::Schema)?;
@@ -52,6 +66,7 @@ impl Engine {
             if let Some(c) = cache.as_mut() {
                 if c.layout.map.matches(&grid.headers) {
                     c.rows = read.spools.iter().map(|s| (s.tag.clone(), s.row)).collect();
+                    c.read_at = read_at;
                 } else {
                     *cache = None;
                 }
@@ -67,6 +82,13 @@ impl Engine {
     /// Imports new `Metadata` rows (after the last one seen) into the local audit, so the
     /// history screens show what every device did. Returns how many events were imported.
     pub async fn import_audit(&self) -> Result<usize, WorkbookError> {
+        Ok(self.import_audit_progress().await?.imported)
+    }
+
+    /// Reads `Metadata` from the row after the last one this device has seen, a block per read
+    /// token, until the end or until the shared budget says wait. One import runs at a time.
+    pub(crate) async fn import_audit_progress(&self) -> Result<AuditImport, WorkbookError> {
+        let _one_at_a_time = self.audit_import.lock().await;
         let local = |e: crate::store::StoreError| WorkbookError::Unavailable(e.to_string());
         let seen: u32 = self
             .store
@@ -75,13 +97,23 @@ impl Engine {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         let mut next = seen;
-        let mut imported = 0;
+        let mut done = AuditImport::default();
         loop {
-            if let Ok(QuotaGrant::Wait(_)) = self.coord.take_quota(QuotaKind::Read).await {
-                break;
+            match self
+                .coord
+                .take_quota_as(QuotaKind::Read, 1, QuotaTaker::AUDIT)
+                .await
+            {
+                Ok(QuotaGrant::Wait(_)) => return Ok(done),
+                Ok(QuotaGrant::Granted) => {}
+                // No coordinator to ask (Redis down): this device alone decides its pace.
+                Err(e) => self.note_coord_error(&e),
             }
-            let rows: Vec<u32> = (next + 2..next + 2 + AUDIT_CHUNK).collect();
-            let read = self.workbook.read_rows(METADATA, &rows).await?;
+            let first = next + 2;
+            let read = self
+                .workbook
+                .read_row_range(METADATA, first, first + AUDIT_CHUNK - 1)
+                .await?;
             let map = ColumnMap::from_headers(&read.headers);
             let filled = read
                 .rows
@@ -96,17 +128,17 @@ impl Engine {
                     Err(e) => tracing::warn!(error = %e, "fila de Metadata ilegible; se omite"),
                 }
             }
-            imported += events.len();
+            done.imported += events.len();
             self.store.record_plant_events(&events).map_err(local)?;
             next += filled as u32;
             self.store
                 .set_setting("metadata_rows_seen", &next.to_string())
                 .map_err(local)?;
             if (filled as u32) < AUDIT_CHUNK {
-                break;
+                done.complete = true;
+                return Ok(done);
             }
         }
-        Ok(imported)
     }
 
     /// Plant mode: brings the audit log (for the history screens) and the workers list in the
@@ -178,7 +210,11 @@ impl Engine {
     /// Waits until the budget grants `n` read tokens at once.
     pub(crate) async fn wait_read_tokens(&self, n: u32) {
         loop {
-            match self.coord.take_quotas(QuotaKind::Read, n).await {
+            match self
+                .coord
+                .take_quota_as(QuotaKind::Read, n, QuotaTaker::LOAD)
+                .await
+            {
                 Ok(QuotaGrant::Granted) | Err(_) => return,
                 Ok(QuotaGrant::Wait(d)) => {
                     tracing::debug!(

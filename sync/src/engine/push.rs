@@ -1,7 +1,7 @@
 //! One push round: ready commands → locks → read rows → rebase through the domain → one atomic
 //! workbook write (row cells + audit rows) → publish, release, mark applied.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use super::{Engine, PlantCache};
 use crate::api::AppEvent;
@@ -13,8 +13,8 @@ use crate::domain::{
     Transition, Worker,
 };
 use crate::ports::{
-    Acquire, Append, CoordError, LockHolder, QuotaGrant, QuotaKind, RowChange, RowUpdate,
-    WorkbookError, WriteBatch,
+    Acquire, Append, CoordError, LockHolder, QuotaGrant, QuotaKind, QuotaTaker, RowChange,
+    RowUpdate, WorkbookError, WriteBatch,
 };
 use crate::store::{OutboxCommand, StoreError};
 
@@ -55,6 +55,24 @@ enum Decision {
     Later,
 }
 
+/// Audit rows this device owes the plant besides its commands' own.
+struct PendingAudits {
+    /// CONFLICTO rows (the flag: the last write that carried it had an unknown outcome).
+    conflicts: Vec<(crate::store::ConflictRecord, OutboxCommand, bool)>,
+    /// CONFLICTO_DESCARTADO rows (conflict, command, supervisor, unknown outcome).
+    discards: Vec<(crate::store::ConflictRecord, OutboxCommand, u32, bool)>,
+}
+
+impl PendingAudits {
+    fn is_empty(&self) -> bool {
+        self.conflicts.is_empty() && self.discards.is_empty()
+    }
+
+    fn any_unknown(&self) -> bool {
+        self.conflicts.iter().any(|(_, _, u)| *u) || self.discards.iter().any(|(_, _, _, u)| *u)
+    }
+}
+
 /// Longest quota wait spent inside one push round (holding its row mutexes).
 const QUOTA_INLINE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -93,6 +111,25 @@ impl Engine {
         }
     }
 
+    /// A lock whose occupation already ended in the sheet (its TOMAR applied, the sheet no
+    /// longer shows its worker) is stale: released, so it never refuses a tap. Returns whether
+    /// it was released.
+    async fn release_if_stale(
+        &self,
+        tag: &str,
+        h: &LockHolder,
+        plant: &Spool,
+    ) -> Result<bool, CoordError> {
+        let sheet_shows_holder =
+            plant.ocupado_por.as_deref().and_then(worker_id_from_token) == Some(h.worker_id);
+        if sheet_shows_holder || !self.coord.was_applied(&h.command_id).await? {
+            return Ok(false);
+        }
+        tracing::warn!(%tag, holder = %h.encode(), "lock de ocupación obsoleto; se libera");
+        self.coord.release_occupation(tag, h).await?;
+        Ok(true)
+    }
+
     async fn occupation_step(
         &self,
         cmd: &OutboxCommand,
@@ -110,13 +147,7 @@ impl Engine {
                         Acquire::Acquired => return Ok(LockStep::Proceed),
                         Acquire::HeldBy(h) if h == mine => return Ok(LockStep::Proceed),
                         Acquire::HeldBy(h) => {
-                            let sheet_shows_holder =
-                                plant.ocupado_por.as_deref().and_then(worker_id_from_token)
-                                    == Some(h.worker_id);
-                            // A lock whose occupation already ended in the sheet is stale.
-                            if !sheet_shows_holder && self.coord.was_applied(&h.command_id).await? {
-                                tracing::warn!(%tag, holder = %h.encode(), "lock de ocupación obsoleto; se libera");
-                                self.coord.release_occupation(tag, &h).await?;
+                            if self.release_if_stale(tag, &h, plant).await? {
                                 continue;
                             }
                             let por = self.token_of(h.worker_id);
@@ -165,6 +196,8 @@ impl Engine {
                 }
             }
             Intent::Metrologia { .. } => match self.coord.occupation_holder(tag).await? {
+                // The same stale-lock rule as TOMAR: an ended occupation never refuses it.
+                Some(h) if self.release_if_stale(tag, &h, plant).await? => Ok(LockStep::Proceed),
                 Some(h) => {
                     let por = self.token_of(h.worker_id);
                     Ok(LockStep::Conflict(
@@ -181,41 +214,32 @@ impl Engine {
         }
     }
 
-    /// Whether `Metadata` already holds the command's audit row (the proof it landed).
-    async fn audit_has(
-        &self,
-        command_id: &str,
-        _cache: &PlantCache,
-    ) -> Result<bool, WorkbookError> {
-        Ok(self.audit_ids().await?.contains(command_id))
-    }
-
-    /// Every `ID` in `Metadata` (read on the rare unknown-outcome path only).
-    async fn audit_ids(&self) -> Result<HashSet<String>, WorkbookError> {
-        let grid = self.workbook.read_tab(METADATA).await?;
-        let map = crate::domain::ColumnMap::from_headers(&grid.headers);
-        let Some(col) = map.find("ID") else {
-            return Ok(HashSet::new());
-        };
-        Ok(grid
-            .rows
-            .iter()
-            .filter_map(|r| r.get(col).and_then(|c| c.text()))
-            .collect())
-    }
-
+    /// `audit_known`: this round's audit import reached the end of `Metadata`, so the local
+    /// audit holds every row that landed before it (the settle of an unknown outcome).
     async fn decide(
         &self,
         cmd: OutboxCommand,
         plant: Spool,
         cache: &PlantCache,
+        audit_known: bool,
     ) -> Result<Decision, EngineError> {
         if plant.version == cmd.id || self.coord.was_applied(&cmd.id).await? {
             return Ok(Decision::Landed { cmd, plant });
         }
-        if cmd.outcome_unknown && self.audit_has(&cmd.id, cache).await? {
-            // It landed and the row has moved on since: never apply it again.
-            return Ok(Decision::Landed { cmd, plant });
+        if cmd.outcome_unknown {
+            if !audit_known {
+                // Never decide on doubt: wait until Metadata has been read past the write.
+                return Ok(Decision::Retry {
+                    cmd,
+                    error: "esperando leer Metadata para saber si la escritura anterior llegó"
+                        .into(),
+                    outcome_unknown: true,
+                });
+            }
+            if self.store.audit_landed(&cmd.id)? {
+                // It landed and the row has moved on since: never apply it again.
+                return Ok(Decision::Landed { cmd, plant });
+            }
         }
         let Some(worker): Option<Worker> = self.store.worker(cmd.worker_id)? else {
             let error = DomainError::WorkerNoEncontrado { id: cmd.worker_id };
@@ -236,8 +260,25 @@ impl Engine {
                 plant: Some(plant),
             });
         }
+        if let (Intent::ForzarLiberacion, Some(seen)) =
+            (cmd.payload.intent, cmd.payload.forzar_ocupante.as_deref())
+        {
+            if let Err(error) = crate::domain::transitions::check_force_target(&plant, seen) {
+                let winner = plant.ocupado_por.clone();
+                return Ok(Decision::Conflict {
+                    cmd,
+                    error,
+                    winner,
+                    plant: Some(plant),
+                });
+            }
+        }
         let mut base = plant.clone();
-        base.occupation_set_worker = cmd.payload.occupation_set_worker;
+        if !cache.layout.has(crate::domain::sheet::Col::OcupacionInicia) {
+            // An older sheet cannot say whether this occupation wrote Armador/Soldador: only
+            // the device that took the spool knows (its tap recorded it).
+            base.occupation_set_worker = cmd.payload.occupation_set_worker;
+        }
         let actor = Actor {
             worker: &worker,
             supervisor_verified: cmd.payload.supervisor_verified,
@@ -346,6 +387,45 @@ impl Engine {
         }
     }
 
+    /// `CONFLICTO_DESCARTADO`: who closed which refused command, when, and the commands held
+    /// with it (each one named, so none of them is left unaccounted in the plant's record).
+    fn discard_audit(
+        &self,
+        rec: &crate::store::ConflictRecord,
+        cmd: &OutboxCommand,
+        supervisor: u32,
+    ) -> AuditEvent {
+        let at = santiago(rec.resolved_at.unwrap_or(rec.created_at));
+        AuditEvent {
+            id: uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_OID,
+                format!("zeues:descartado:{}", cmd.id).as_bytes(),
+            )
+            .to_string(),
+            timestamp: at,
+            event_type: EventType::ConflictoDescartado,
+            tag: cmd.tag.clone(),
+            worker_id: supervisor,
+            worker_nombre: self.token_of(supervisor),
+            operacion: cmd
+                .payload
+                .intent
+                .operacion()
+                .map_or("", Operacion::code)
+                .into(),
+            accion: "DESCARTAR".into(),
+            fecha_operacion: at.date(),
+            metadata: serde_json::json!({
+                "command_id": cmd.id,
+                "codigo": rec.code,
+                "retenidos": rec.held,
+                "trabajador": cmd.worker_id,
+                "device": cmd.device_id,
+                "descartado_en": self.store.device_id(),
+            }),
+        }
+    }
+
     fn announce_conflict(&self, rec: &crate::store::ConflictRecord) {
         let body = match (&rec.code[..], &rec.winner) {
             ("SPOOL_OCUPADO", Some(w)) => format!(
@@ -363,6 +443,42 @@ impl Engine {
             message: body,
             winner: rec.winner.clone(),
         });
+    }
+
+    /// Reads the row index again, within the shared read budget (it is one tab read plus
+    /// the `Metadata` header). When the budget says wait, the next round tries again.
+    /// Returns whether it was read.
+    async fn refresh_index(&self) -> bool {
+        match self
+            .coord
+            .take_quota_as(QuotaKind::Read, 2, QuotaTaker::INDEX)
+            .await
+        {
+            Ok(QuotaGrant::Granted) => {}
+            Ok(QuotaGrant::Wait(d)) => {
+                tracing::debug!(
+                    espera_ms = d.as_millis() as u64,
+                    "índice de filas esperando cuota"
+                );
+                tokio::time::sleep(d.min(QUOTA_INLINE_WAIT)).await;
+                return false;
+            }
+            Err(e) => {
+                self.note_coord_error(&e);
+                return false;
+            }
+        }
+        match self.load_cache().await {
+            Ok(c) => {
+                tracing::info!(filas = c.rows.len(), "índice de filas releído (TAG nuevo)");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no se pudo releer el índice de filas");
+                self.note_error(&e);
+                false
+            }
+        }
     }
 
     async fn cache(&self) -> Result<PlantCache, WorkbookError> {
@@ -390,7 +506,10 @@ impl Engine {
     pub async fn push_once(&self) -> Result<usize, EngineError> {
         let now = self.clock.now();
         let cmds = self.store.ready_commands(now, self.config.batch_size)?;
-        let pending_audits = self.store.unaudited_conflicts()?;
+        let pending_audits = PendingAudits {
+            conflicts: self.store.unaudited_conflicts()?,
+            discards: self.store.unaudited_discards()?,
+        };
         if cmds.is_empty() && pending_audits.is_empty() {
             return Ok(0);
         }
@@ -402,13 +521,40 @@ impl Engine {
                 return Ok(0);
             }
         };
+        // Settling a write of unknown outcome: one audit import per round (only the rows
+        // appended since this device last read, within the shared read budget), then every
+        // doubt is answered from the local audit.
+        let unsure = cmds.iter().any(|c| c.outcome_unknown) || pending_audits.any_unknown();
+        let audit_known = !unsure
+            || match self.import_audit_progress().await {
+                Ok(import) => import.complete,
+                Err(e) => {
+                    self.note_error(&e);
+                    false
+                }
+            };
 
         // Row mutexes, then one read of every row this round touches.
         let mut work: Vec<(OutboxCommand, u32)> = Vec::new();
         let mut decisions: Vec<Decision> = Vec::new();
         let mut locked: Vec<(String, String)> = Vec::new();
+        let mut look_again: Vec<String> = Vec::new();
         for cmd in cmds {
             let Some(row) = cache.rows.get(&cmd.tag).copied() else {
+                let read_since = cache.read_at > cmd.created_at
+                    || self
+                        .index_reread_for
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .contains(&cmd.id);
+                if !read_since {
+                    // The row may have been added to the sheet after the index was read (the
+                    // replica learnt it from the leader): read the index again before calling
+                    // it missing.
+                    look_again.push(cmd.id.clone());
+                    decisions.push(Decision::Later);
+                    continue;
+                }
                 let tag = cmd.tag.clone();
                 decisions.push(Decision::Conflict {
                     cmd,
@@ -439,9 +585,15 @@ impl Engine {
                 }
             }
         }
+        if !look_again.is_empty() && self.refresh_index().await {
+            self.index_reread_for
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(look_again);
+        }
         // The row mutexes are renewed while the round runs (quota waits, a slow Sheets call),
         // so they outlive it only by their own expiry if this device dies.
-        let round = self.push_locked(work, decisions, &cache, pending_audits);
+        let round = self.push_locked(work, decisions, &cache, pending_audits, audit_known);
         tokio::pin!(round);
         let every = (self.config.row_lock_ttl / 3).max(std::time::Duration::from_millis(100));
         let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -465,7 +617,8 @@ impl Engine {
         work: Vec<(OutboxCommand, u32)>,
         mut decisions: Vec<Decision>,
         cache: &PlantCache,
-        pending_audits: Vec<(crate::store::ConflictRecord, OutboxCommand, bool)>,
+        pending_audits: PendingAudits,
+        audit_known: bool,
     ) -> Result<usize, EngineError> {
         if !work.is_empty() {
             // Every Sheets call takes a token from the fleet's shared bucket first.
@@ -507,7 +660,7 @@ impl Engine {
                 match cache.layout.decode(row, &cells) {
                     Ok(Some(plant)) if plant.tag == cmd.tag => {
                         let retry = cmd.clone();
-                        match self.decide(cmd, plant, cache).await {
+                        match self.decide(cmd, plant, cache, audit_known).await {
                             Ok(d) => decisions.push(d),
                             Err(EngineError::Coord(e)) => {
                                 self.note_coord_error(&e);
@@ -550,9 +703,23 @@ impl Engine {
                     winner,
                     plant,
                 } => {
+                    if matches!(cmd.payload.intent, Intent::Tomar(_)) {
+                        // Its claim may hold the occupation lock: a refused TOMAR never keeps
+                        // it (compare-and-delete: only this command's own lock goes).
+                        if let Err(e) = self.release_mine(&cmd).await {
+                            tracing::warn!(tag = %cmd.tag, error = %e, "no se pudo soltar el lock de un TOMAR rechazado; el líder lo liberará");
+                            self.note_coord_error(&e);
+                        }
+                    }
                     let rec =
                         self.store
                             .record_conflict(&cmd, &error, winner, plant.as_ref(), now)?;
+                    if matches!(error, DomainError::SpoolNoEncontrado { .. })
+                        && self.store.remove_spool(&cmd.tag)?
+                    {
+                        // The optimistic row was never the plant's: the replica drops it.
+                        tracing::warn!(tag = %cmd.tag, "spool que no está en la planilla quitado de la réplica");
+                    }
                     tracing::warn!(tag = %cmd.tag, command = %cmd.id, code = error.code(), "conflicto");
                     touched.insert(cmd.tag.clone());
                     self.announce_conflict(&rec);
@@ -600,28 +767,21 @@ impl Engine {
             }
         }
         // CONFLICTO rows: new ones, and older ones whose write failed. After a write with an
-        // unknown outcome, look in Metadata first: the row's id is derived from the command id.
+        // unknown outcome, look in the audit read this round first: the row's id is derived
+        // from the command id.
         let mut audited: HashMap<String, ()> = HashMap::new();
         let mut landed_audits = Vec::new();
-        let unsure = pending_audits.iter().any(|(_, _, unknown)| *unknown);
-        let present = if unsure {
-            match self.audit_ids().await {
-                Ok(ids) => Some(ids),
-                Err(e) => {
-                    self.note_error(&e);
-                    None
-                }
-            }
-        } else {
-            Some(HashSet::new())
-        };
-        let retry_audits = pending_audits
+        let PendingAudits {
+            conflicts: pending_conflicts,
+            discards: pending_discards,
+        } = pending_audits;
+        let retry_audits = pending_conflicts
             .into_iter()
-            .filter(|(_, _, unknown)| !*unknown || present.is_some())
+            .filter(|(_, _, unknown)| !*unknown || audit_known)
             .map(|(rec, cmd, _)| (rec, cmd));
         for (rec, cmd) in new_audits.into_iter().chain(retry_audits) {
             let event = self.conflict_audit(&rec, &cmd);
-            if present.as_ref().is_some_and(|p| p.contains(&event.id)) {
+            if audit_known && self.store.audit_landed(&event.id)? {
                 landed_audits.push(cmd.id.clone());
                 continue;
             }
@@ -633,6 +793,24 @@ impl Engine {
             }
         }
         self.store.mark_conflicts_audited(&landed_audits)?;
+        let mut discards_sent = Vec::new();
+        let mut discards_landed = Vec::new();
+        for (rec, cmd, supervisor, unknown) in pending_discards {
+            if unknown && !audit_known {
+                continue;
+            }
+            let event = self.discard_audit(&rec, &cmd, supervisor);
+            if audit_known && self.store.audit_landed(&event.id)? {
+                discards_landed.push(cmd.id.clone());
+                continue;
+            }
+            batch.appends.push(Append {
+                tab: METADATA.into(),
+                cells: event.to_row(&cache.metadata),
+            });
+            discards_sent.push(cmd.id.clone());
+        }
+        self.store.mark_discards_audited(&discards_landed, 1)?;
 
         if !batch.is_empty() {
             match self.quota_permit(QuotaKind::Write).await {
@@ -703,6 +881,7 @@ impl Engine {
                 if matches!(e, WorkbookError::OutcomeUnknown(_)) {
                     let ids: Vec<String> = audited.keys().cloned().collect();
                     self.store.mark_conflicts_audit_unknown(&ids)?;
+                    self.store.mark_discards_audited(&discards_sent, 2)?;
                 }
                 tracing::warn!(error = %e, commands = applied.len(), "escritura en la planilla fallida");
                 let cmds: Vec<OutboxCommand> = applied.into_iter().map(|(c, _)| c).collect();
@@ -712,6 +891,8 @@ impl Engine {
             self.note_success();
             let ids: Vec<String> = audited.into_keys().collect();
             self.store.mark_conflicts_audited(&ids)?;
+            self.store.mark_discards_audited(&discards_sent, 1)?;
+            finished += discards_sent.len();
         }
 
         for (cmd, t) in applied {
@@ -721,7 +902,7 @@ impl Engine {
             super::failpoint::hit("push.after_write");
             self.store.mark_applied(&cmd.id, &t.after, now)?;
             super::failpoint::hit("push.after_mark_applied");
-            if let Err(e) = self.after_write(&cmd, &t.after).await {
+            if let Err(e) = self.after_write(&cmd, &cache.as_sheet(&t.after)).await {
                 tracing::warn!(tag = %cmd.tag, command = %cmd.id, error = %e, "aplicado en la planilla; coordinación pendiente de reparar");
                 self.note_coord_error(&e);
             }
@@ -793,7 +974,7 @@ impl Engine {
     async fn quota_permit(&self, kind: QuotaKind) -> Result<QuotaGrant, CoordError> {
         let mut waited = std::time::Duration::ZERO;
         loop {
-            match self.coord.take_quota(kind).await? {
+            match self.coord.take_quota_as(kind, 1, QuotaTaker::PUSH).await? {
                 QuotaGrant::Wait(d) if waited + d <= QUOTA_INLINE_WAIT => {
                     // A tap made meanwhile is claimed and announced now: the other tablets see
                     // the occupation within a second even while this round waits for quota.
@@ -836,7 +1017,20 @@ impl Engine {
                     }
                 }
             }
-            Intent::ForzarLiberacion => self.coord.force_release(&cmd.tag).await?,
+            Intent::ForzarLiberacion => {
+                // Only the ejected occupant's lock goes (compare-and-delete): a TOMAR claimed
+                // since by someone else keeps its lock.
+                let ejected = cmd
+                    .payload
+                    .forzar_ocupante
+                    .as_deref()
+                    .and_then(worker_id_from_token);
+                if let Some(h) = self.coord.occupation_holder(&cmd.tag).await? {
+                    if ejected.is_none_or(|w| w == h.worker_id) {
+                        self.coord.release_occupation(&cmd.tag, &h).await?;
+                    }
+                }
+            }
             Intent::Tomar(_) | Intent::Metrologia { .. } | Intent::Override => {}
         }
         Ok(())

@@ -684,3 +684,347 @@ async fn a_row_mutex_lost_before_the_write_stops_the_write() {
     assert_eq!(r.plant_row(&tag).await.version, id);
     assert_eq!(r.wb.writes.load(Ordering::SeqCst), 1);
 }
+
+// ---- A plant's ordinary day (issue: holes that real use opens) ----
+
+const METROLOGA: u32 = 95; // MG(95)
+const SUPERVISOR: u32 = 120; // HC(120)
+
+/// Another tablet on the same plant: its own database, the same workbook and coordinator.
+struct OtherDevice {
+    _dir: tempfile::TempDir,
+    store: Arc<Store>,
+    engine: Arc<Engine>,
+}
+
+impl Rig {
+    async fn other_device(&self) -> OtherDevice {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(&dir.path().join("zeues.db")).unwrap();
+        let store = Arc::new(store);
+        let engine = Engine::new(
+            store.clone(),
+            self.wb.clone(),
+            self.coord.clone(),
+            self.clock.clone(),
+            self.notes.clone(),
+            broadcast::channel(64).0,
+            EngineConfig::default(),
+        );
+        engine.load_snapshot().await.unwrap();
+        OtherDevice {
+            _dir: dir,
+            store,
+            engine,
+        }
+    }
+
+    /// `act` on any device's store, as `by` with the supervisor's PIN checked when asked.
+    fn act_on(&mut self, store: &Store, by: u32, intent: Intent, tag: &str, pin: bool) -> String {
+        self.n += 1;
+        let id = format!("00000000-0000-4000-9000-{:012}", self.n);
+        let tags = vec![tag.to_string()];
+        let out = store
+            .execute(
+                &LocalAction {
+                    worker_id: by,
+                    intent,
+                    tags: &tags,
+                    supervisor_verified: pin,
+                    now: self.clock.now(),
+                    reapplied: None,
+                },
+                &mut || id.clone(),
+            )
+            .unwrap();
+        out[0].1.as_ref().unwrap();
+        id
+    }
+
+    /// Engineering appends a spool row to Operaciones (ready for ARM).
+    async fn append_spool(&self, tag: &str) -> Spool {
+        let grid = self.wb.read_tab("Operaciones").await.unwrap();
+        let layout = crate::domain::sheet::OperacionesLayout::from_headers(&grid.headers).unwrap();
+        let mut cells = vec![crate::domain::CellValue::Empty; grid.headers.len()];
+        cells[layout.col(Col::TagSpool).unwrap()] = crate::domain::CellValue::text(tag);
+        cells[layout.col(Col::FechaMateriales).unwrap()] =
+            crate::domain::CellValue::Date(chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap());
+        self.wb
+            .inner
+            .write(&WriteBatch {
+                updates: vec![],
+                appends: vec![crate::ports::Append {
+                    tab: "Operaciones".into(),
+                    cells,
+                }],
+            })
+            .await
+            .unwrap();
+        self.plant_row(tag).await
+    }
+
+    async fn events_of(&self, tag: &str, kind: &str) -> usize {
+        let grid = self.wb.read_tab("Metadata").await.unwrap();
+        grid.rows
+            .iter()
+            .filter(|r| r.get(2).map(RawCell::shown).as_deref() == Some(kind))
+            .filter(|r| r.get(3).map(RawCell::shown).as_deref() == Some(tag))
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn a_spool_added_to_the_sheet_mid_shift_is_found_not_refused_as_missing() {
+    let mut r = rig().await;
+    // The engine read its row index at start; Engineering adds a spool afterwards and the
+    // leader shows it to this tablet (the replica has it, the index does not).
+    r.clock.advance(60);
+    let row = r.append_spool("MK-NUEVO-1").await;
+    r.store.upsert_plant_rows(&[row]).unwrap();
+    r.clock.advance(1);
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), "MK-NUEVO-1");
+    for _ in 0..3 {
+        r.engine.push_once().await.unwrap();
+    }
+    assert!(
+        r.store.conflicts(true).unwrap().is_empty(),
+        "no false SPOOL_NO_ENCONTRADO"
+    );
+    assert_eq!(
+        r.store.command(&id).unwrap().unwrap().status,
+        CommandStatus::Applied
+    );
+    let plant = r.plant_row("MK-NUEVO-1").await;
+    assert_eq!(plant.ocupado_por.as_deref(), Some("MR(93)"));
+    assert_eq!(plant.version, id);
+}
+
+#[tokio::test]
+async fn a_tomar_on_a_spool_the_sheet_lacks_releases_its_claim_and_drops_the_row() {
+    let mut r = rig().await;
+    // A row the replica has but the sheet never had (deleted by a person meanwhile).
+    let mut ghost = r.free_arm_spool();
+    ghost.tag = "MK-FANTASMA".into();
+    ghost.row = 9_999;
+    r.store.upsert_plant_rows(&[ghost]).unwrap();
+    r.clock.advance(1);
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), "MK-FANTASMA");
+    assert_eq!(r.engine.claim_once().await.unwrap(), 1, "claimed at once");
+    assert!(r
+        .coord
+        .occupation_holder("MK-FANTASMA")
+        .await
+        .unwrap()
+        .is_some());
+    for _ in 0..3 {
+        r.engine.push_once().await.unwrap();
+    }
+    let c = r.store.conflicts(false).unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].command_id, id);
+    assert_eq!(c[0].code, "SPOOL_NO_ENCONTRADO");
+    assert_eq!(
+        r.coord.occupation_holder("MK-FANTASMA").await.unwrap(),
+        None,
+        "a refused TOMAR never keeps its lock"
+    );
+    assert!(
+        r.store.spool("MK-FANTASMA").unwrap().is_none(),
+        "the optimistic row is corrected"
+    );
+}
+
+#[tokio::test]
+async fn a_delayed_force_release_never_ejects_someone_the_supervisor_did_not_see() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let b = r.other_device().await;
+    // MR(93) takes the spool on tablet B; everyone sees it.
+    let s = b.store.clone();
+    r.act_on(&s, ARMADOR, Intent::Tomar(Operacion::Arm), &tag, false);
+    b.engine.claim_once().await.unwrap();
+    b.engine.push_once().await.unwrap();
+    r.engine.load_snapshot().await.unwrap();
+    // The supervisor, on a desk that then goes offline, forces MR(93) out.
+    let forced = r.act_on(
+        &r.store.clone(),
+        SUPERVISOR,
+        Intent::ForzarLiberacion,
+        &tag,
+        true,
+    );
+    // Meanwhile MR(93) pauses and JP(94) takes the spool on tablet B.
+    r.act_on(&s, ARMADOR, Intent::Pausar(Operacion::Arm), &tag, false);
+    b.engine.push_once().await.unwrap();
+    r.act_on(&s, OTRO_ARMADOR, Intent::Tomar(Operacion::Arm), &tag, false);
+    b.engine.claim_once().await.unwrap();
+    b.engine.push_once().await.unwrap();
+    assert_eq!(
+        r.plant_row(&tag).await.ocupado_por.as_deref(),
+        Some("JP(94)")
+    );
+    // The desk comes back: its FORZAR LIBERACIÓN reaches the plant.
+    r.engine.push_once().await.unwrap();
+    let c = r.store.conflicts(false).unwrap();
+    assert_eq!(c.len(), 1, "changed hands: a conflict, not an ejection");
+    assert_eq!(c[0].command_id, forced);
+    assert_eq!(c[0].winner.as_deref(), Some("JP(94)"));
+    assert_eq!(
+        r.plant_row(&tag).await.ocupado_por.as_deref(),
+        Some("JP(94)")
+    );
+    assert_eq!(
+        r.coord
+            .occupation_holder(&tag)
+            .await
+            .unwrap()
+            .map(|h| h.worker_id),
+        Some(OTRO_ARMADOR),
+        "JP(94) keeps the lock"
+    );
+    assert_eq!(r.events_of(&tag, "FORZAR_LIBERACION").await, 0);
+}
+
+#[tokio::test]
+async fn a_force_release_of_the_occupant_it_saw_still_works() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let s = r.store.clone();
+    r.act_on(&s, ARMADOR, Intent::Tomar(Operacion::Arm), &tag, false);
+    r.engine.claim_once().await.unwrap();
+    r.engine.push_once().await.unwrap();
+    r.act_on(&s, SUPERVISOR, Intent::ForzarLiberacion, &tag, true);
+    r.engine.push_once().await.unwrap();
+    assert!(r.store.conflicts(false).unwrap().is_empty());
+    assert_eq!(r.plant_row(&tag).await.ocupado_por, None);
+    assert_eq!(r.coord.occupation_holder(&tag).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn cancelar_on_another_tablet_restores_the_spool_as_before_the_tomar() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let before = r.plant_row(&tag).await;
+    assert_eq!(before.armador, None);
+    // TOMAR on tablet A (it sets Armador), CANCELAR on tablet B.
+    let a = r.store.clone();
+    r.act_on(&a, ARMADOR, Intent::Tomar(Operacion::Arm), &tag, false);
+    r.engine.claim_once().await.unwrap();
+    r.engine.push_once().await.unwrap();
+    assert_eq!(r.plant_row(&tag).await.armador.as_deref(), Some("MR(93)"));
+    let b = r.other_device().await;
+    let s = b.store.clone();
+    r.act_on(&s, ARMADOR, Intent::Cancelar(Operacion::Arm), &tag, false);
+    assert_eq!(
+        b.store.spool(&tag).unwrap().unwrap().armador,
+        None,
+        "tablet B's own screen already shows it undone"
+    );
+    b.engine.push_once().await.unwrap();
+    assert!(b.store.conflicts(false).unwrap().is_empty());
+    let after = r.plant_row(&tag).await;
+    assert_eq!(
+        after.armador, None,
+        "Armador cleared: ARM never really started"
+    );
+    assert_eq!(after.ocupado_por, None);
+    // SOLD's "ARM iniciado" guard is not fooled.
+    let soldador = 96; // PM(96)
+    let tags = vec![tag.clone()];
+    let out = b
+        .store
+        .execute(
+            &LocalAction {
+                worker_id: soldador,
+                intent: Intent::Tomar(Operacion::Sold),
+                tags: &tags,
+                supervisor_verified: false,
+                now: r.clock.now(),
+                reapplied: None,
+            },
+            &mut || "sold-1".to_string(),
+        )
+        .unwrap();
+    assert_eq!(
+        out[0].1.as_ref().err().map(|e| e.code()),
+        Some("DEPENDENCIAS_NO_SATISFECHAS")
+    );
+}
+
+#[tokio::test]
+async fn metrologia_is_not_refused_by_a_stale_lock() {
+    let mut r = rig().await;
+    let ready = r
+        .store
+        .spools_where(
+            "fecha_armado IS NOT NULL AND fecha_soldadura IS NOT NULL AND resultado_metrologia IS NULL AND ocupado_por IS NULL",
+            &[],
+            1,
+        )
+        .unwrap()
+        .remove(0);
+    // An occupation that ended long ago left its lock behind (its release failed).
+    let stale = crate::ports::LockHolder {
+        worker_id: ARMADOR,
+        command_id: "tomar-antiguo".into(),
+    };
+    r.coord
+        .acquire_occupation(&ready.tag, &stale)
+        .await
+        .unwrap();
+    r.coord.record_applied("tomar-antiguo").await.unwrap();
+    let id = r.act(
+        METROLOGA,
+        Intent::Metrologia {
+            resultado: crate::domain::ResultadoMetrologia::Aprobado,
+            origen: None,
+        },
+        &ready.tag,
+    );
+    r.engine.push_once().await.unwrap();
+    assert!(
+        r.store.conflicts(false).unwrap().is_empty(),
+        "no false SPOOL_OCUPADO"
+    );
+    assert_eq!(r.plant_row(&ready.tag).await.version, id);
+    assert_eq!(r.coord.occupation_holder(&ready.tag).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn discarding_a_conflict_is_written_to_metadata_with_the_commands_held_with_it() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let b = r.other_device().await;
+    // JP(94) wins the spool on tablet B; MR(93), offline on A, takes and pauses it.
+    let s = b.store.clone();
+    r.act_on(&s, OTRO_ARMADOR, Intent::Tomar(Operacion::Arm), &tag, false);
+    b.engine.claim_once().await.unwrap();
+    b.engine.push_once().await.unwrap();
+    let mine = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    let held = r.act(ARMADOR, Intent::Pausar(Operacion::Arm), &tag);
+    r.engine.push_once().await.unwrap();
+    let c = r.store.conflicts(false).unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].held, vec![held.clone()]);
+    r.clock.advance(30);
+    r.store
+        .resolve_conflict(c[0].id, "DESCARTADO", SUPERVISOR, r.clock.now())
+        .unwrap();
+    r.engine.push_once().await.unwrap();
+    let grid = r.wb.read_tab("Metadata").await.unwrap();
+    let map = crate::domain::ColumnMap::from_headers(&grid.headers);
+    let rows: Vec<crate::domain::AuditEvent> = grid
+        .rows
+        .iter()
+        .filter_map(|row| crate::domain::AuditEvent::from_row(&map, row).unwrap())
+        .filter(|e| e.event_type == crate::domain::EventType::ConflictoDescartado)
+        .collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].tag, tag);
+    assert_eq!(rows[0].worker_id, SUPERVISOR, "who discarded");
+    assert_eq!(rows[0].metadata["command_id"], mine.as_str());
+    assert_eq!(rows[0].metadata["retenidos"][0], held.as_str());
+    // Once: the next rounds do not write it again.
+    r.engine.push_once().await.unwrap();
+    assert_eq!(r.events_of(&tag, "CONFLICTO_DESCARTADO").await, 1);
+}

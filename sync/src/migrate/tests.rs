@@ -137,7 +137,7 @@ async fn v3_sheet_is_imported_from_estado_detalle_once() {
     // Nothing moved; the new columns are at the end and carry the imported state.
     let after = wb.read_tab(OPERACIONES).await.unwrap();
     assert_eq!(&after.headers[..14], &before.headers[..]);
-    assert_eq!(after.headers[14..].len(), 5);
+    assert_eq!(after.headers[14..].len(), Col::APP_OWNED.len());
     let layout = OperacionesLayout::from_headers(&after.headers).unwrap();
     assert!(!layout.is_legacy());
     let read = layout.decode_all(&after.rows);
@@ -166,7 +166,7 @@ async fn v3_sheet_is_imported_from_estado_detalle_once() {
     assert_eq!(outcome, Outcome::NothingToDo);
     assert!(backup2.is_none());
     assert!(p2.preview().contains("no hay nada que hacer"));
-    assert_eq!(wb.read_tab(OPERACIONES).await.unwrap().headers.len(), 19);
+    assert_eq!(wb.read_tab(OPERACIONES).await.unwrap().headers.len(), 20);
     assert_eq!(migration_rows(&wb).await.len(), 1);
 }
 
@@ -179,7 +179,9 @@ async fn rollback_restores_the_prior_shape_and_is_audited() {
     let backup = backup.unwrap();
 
     let out = rollback(&wb, &backup, now(), "rb-1").await.unwrap();
-    assert!(matches!(out, Outcome::RolledBack { ref dropped } if dropped.len() == 5));
+    assert!(
+        matches!(out, Outcome::RolledBack { ref dropped } if dropped.len() == Col::APP_OWNED.len())
+    );
     let after = wb.read_tab(OPERACIONES).await.unwrap();
     assert_eq!(after, before);
     assert_eq!(wb.tab_shape(OPERACIONES).await.unwrap().columns, 14);

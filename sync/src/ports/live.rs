@@ -42,10 +42,9 @@ pub struct LiveRow {
 
 impl LiveRow {
     pub fn new(row: &Spool) -> LiveRow {
-        let row = shareable(row);
         LiveRow {
-            hash: row_hash(&row),
-            row,
+            hash: row_hash(row),
+            row: row.clone(),
         }
     }
 }
@@ -69,19 +68,12 @@ pub struct Presence {
     pub oldest_pending: Option<DateTime<Utc>>,
 }
 
-/// A row as every device may see it: `occupation_set_worker` is one device's knowledge, never
-/// shared.
-pub fn shareable(row: &Spool) -> Spool {
-    let mut r = row.clone();
-    r.occupation_set_worker = false;
-    r
-}
-
 /// A stable hash (FNV-1a over the row's JSON) of what the plant shows for a spool, so that
 /// devices built by different compilers agree. `Fecha_Ocupacion` is compared to the second:
-/// the sheet keeps it as a serial number.
+/// the sheet keeps it as a serial number. `occupation_set_worker` is the `Ocupacion_Inicia`
+/// cell: publishers clear it when their sheet has no such column (the engine's `as_sheet`).
 pub fn row_hash(row: &Spool) -> String {
-    let mut r = shareable(row);
+    let mut r = row.clone();
     r.fecha_ocupacion = r.fecha_ocupacion.map(round_to_second);
     let json = serde_json::to_string(&r).unwrap_or_default();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -108,7 +100,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hash_ignores_device_knowledge_and_subsecond_noise() {
+    fn hash_ignores_subsecond_noise_but_not_the_occupation_start() {
         let t = chrono::NaiveDate::from_ymd_opt(2026, 11, 29)
             .unwrap()
             .and_hms_milli_opt(10, 0, 0, 100)
@@ -121,22 +113,16 @@ mod tests {
             ..Spool::default()
         };
         let mut b = a.clone();
-        b.occupation_set_worker = false;
         b.fecha_ocupacion = Some(t - chrono::Duration::microseconds(3));
         assert_eq!(row_hash(&a), row_hash(&b));
+        b.occupation_set_worker = false;
+        assert_ne!(
+            row_hash(&a),
+            row_hash(&b),
+            "Ocupacion_Inicia is a sheet cell"
+        );
+        b.occupation_set_worker = true;
         b.ocupado_por = None;
         assert_ne!(row_hash(&a), row_hash(&b));
-    }
-
-    #[test]
-    fn live_row_never_carries_device_knowledge() {
-        let a = Spool {
-            tag: "MK-1".into(),
-            occupation_set_worker: true,
-            ..Spool::default()
-        };
-        let live = LiveRow::new(&a);
-        assert!(!live.row.occupation_set_worker);
-        assert_eq!(live.hash, row_hash(&a));
     }
 }

@@ -126,6 +126,17 @@ pub trait Workbook: Send + Sync {
     fn describe(&self) -> String;
     async fn read_tab(&self, tab: &str) -> Result<Grid, WorkbookError>;
     async fn read_rows(&self, tab: &str, rows: &[u32]) -> Result<RowsRead, WorkbookError>;
+    /// Rows `first..=last` (1-based sheet rows) in one call: the audit import walks
+    /// `Metadata` with this, a block at a time.
+    async fn read_row_range(
+        &self,
+        tab: &str,
+        first: u32,
+        last: u32,
+    ) -> Result<RowsRead, WorkbookError> {
+        let rows: Vec<u32> = (first..=last).collect();
+        self.read_rows(tab, &rows).await
+    }
     async fn write(&self, batch: &WriteBatch) -> Result<(), WorkbookError>;
     /// Whether the workbook's endpoint answers at all, without spending API quota (the sync
     /// badge's connectivity is measured, not guessed from the OS's online flag).
@@ -211,6 +222,39 @@ pub struct QuotaLevels {
     pub writes_per_minute: u32,
 }
 
+/// Who asks for Sheets quota. The shared bucket keeps one reservation for a waiting asker
+/// (see the Redis coordinator): a take of several tokens is served before later single takes,
+/// and a `priority` asker (the leader importing people's edits) goes before everyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaTaker {
+    pub name: &'static str,
+    pub priority: bool,
+}
+
+impl QuotaTaker {
+    pub const fn new(name: &'static str) -> QuotaTaker {
+        QuotaTaker {
+            name,
+            priority: false,
+        }
+    }
+    /// Push rounds (row reads and the batch write).
+    pub const PUSH: QuotaTaker = QuotaTaker::new("envio");
+    /// A device's load of the whole sheet.
+    pub const LOAD: QuotaTaker = QuotaTaker::new("carga");
+    /// The row index read again on a TAG it did not have.
+    pub const INDEX: QuotaTaker = QuotaTaker::new("indice");
+    /// The audit import (history screens, settling unknown outcomes).
+    pub const AUDIT: QuotaTaker = QuotaTaker::new("auditoria");
+    /// Reading the sheet without Redis.
+    pub const POLL: QuotaTaker = QuotaTaker::new("sondeo");
+    /// The leader's duties: people's edits reach every tablet first.
+    pub const LEADER: QuotaTaker = QuotaTaker {
+        name: "lider",
+        priority: true,
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuotaGrant {
     Granted,
@@ -262,6 +306,16 @@ pub trait Coordinator: Send + Sync {
             }
         }
         Ok(QuotaGrant::Granted)
+    }
+    /// `n` tokens for `taker` (see [`QuotaTaker`]); coordinators without a shared budget
+    /// ignore who asks.
+    async fn take_quota_as(
+        &self,
+        kind: QuotaKind,
+        n: u32,
+        _taker: QuotaTaker,
+    ) -> Result<QuotaGrant, CoordError> {
+        self.take_quotas(kind, n).await
     }
     /// Whether the coordinator answers now (Redis `PING`).
     async fn probe(&self) -> Result<(), CoordError> {

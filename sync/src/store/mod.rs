@@ -236,6 +236,18 @@ impl Store {
         Ok(tags)
     }
 
+    /// Drops one spool from the replica when nothing is pending for it (the sheet does not
+    /// have it: a tap made on a row the sheet never had, or has since lost). Returns whether
+    /// it was removed.
+    pub fn remove_spool(&self, tag: &str) -> Result<bool> {
+        let n = self.conn().execute(
+            "DELETE FROM spools WHERE tag = ?1 AND NOT EXISTS
+             (SELECT 1 FROM outbox o WHERE o.tag = ?1 AND o.status = 'pending')",
+            [tag],
+        )?;
+        Ok(n > 0)
+    }
+
     /// Runs `PRAGMA integrity_check` (for `zeues doctor` and tests).
     pub fn integrity_check(&self) -> Result<String> {
         let s: String = self

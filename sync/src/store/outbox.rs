@@ -27,6 +27,11 @@ pub struct CommandPayload {
     /// A supervisor re-applied a conflicted command: (supervisor id, the conflicted command id).
     #[serde(default)]
     pub reapplied: Option<(u32, String)>,
+    /// FORZAR LIBERACIÓN: the occupant the supervisor saw (`Ocupado_Por`). If the spool has
+    /// changed hands when the command reaches the plant, it is a conflict, never the ejection
+    /// of someone the supervisor did not see.
+    #[serde(default)]
+    pub forzar_ocupante: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,6 +302,10 @@ impl Store {
                             occupation_set_worker: spool.occupation_set_worker,
                             supervisor_verified: action.supervisor_verified,
                             reapplied: action.reapplied.clone(),
+                            forzar_ocupante: match action.intent {
+                                Intent::ForzarLiberacion => spool.ocupado_por.clone(),
+                                _ => None,
+                            },
                         },
                         base_version: spool.version.clone(),
                         created_at: action.now,
@@ -647,12 +656,14 @@ impl Store {
             .optional()?)
     }
 
-    /// Closes a conflict (`DESCARTADO` or `REAPLICADO`). The commands held behind it are closed
-    /// with it: they depended on a command the plant refused.
+    /// Closes a conflict (`DESCARTADO` or `REAPLICADO`) by supervisor `by`. The commands held
+    /// behind it are closed with it: they depended on a command the plant refused. A discard
+    /// owes the plant a `CONFLICTO_DESCARTADO` row (see [`Store::unaudited_discards`]).
     pub fn resolve_conflict(
         &self,
         id: i64,
         resolution: &str,
+        by: u32,
         now: DateTime<Utc>,
     ) -> Result<ConflictRecord> {
         let rec = self
@@ -666,8 +677,15 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
-            "UPDATE conflicts SET resolved_at = ?2, resolution = ?3 WHERE id = ?1 AND resolved_at IS NULL",
-            params![id, ts(now), resolution],
+            "UPDATE conflicts SET resolved_at = ?2, resolution = ?3, resolved_by = ?4,
+             resolution_audited = ?5 WHERE id = ?1 AND resolved_at IS NULL",
+            params![
+                id,
+                ts(now),
+                resolution,
+                by,
+                i64::from(resolution != "DESCARTADO")
+            ],
         )?;
         for held in &rec.held {
             tx.execute(
@@ -677,6 +695,50 @@ impl Store {
         }
         tx.commit()?;
         Ok(rec)
+    }
+
+    /// Discarded conflicts whose `CONFLICTO_DESCARTADO` row has not reached the workbook, with
+    /// the refused command, the supervisor, and whether the last write that carried it had an
+    /// unknown outcome.
+    pub fn unaudited_discards(&self) -> Result<Vec<(ConflictRecord, OutboxCommand, u32, bool)>> {
+        let rows: Vec<(String, u32, i64)> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(
+                "SELECT command_id, COALESCE(resolved_by, 0), resolution_audited FROM conflicts
+                 WHERE resolution_audited != 1 ORDER BY id LIMIT 50",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let all = self.conflicts(true)?;
+        let mut out = Vec::new();
+        for (id, by, audited) in rows {
+            if let (Some(rec), Some(cmd)) = (
+                all.iter().find(|c| c.command_id == id).cloned(),
+                self.command(&id)?,
+            ) {
+                out.push((rec, cmd, by, audited == 2));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `CONFLICTO_DESCARTADO` rows: 1 = in the workbook, 2 = the write had an unknown outcome.
+    pub fn mark_discards_audited(&self, command_ids: &[String], state: i64) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for id in command_ids {
+            tx.execute(
+                "UPDATE conflicts SET resolution_audited = ?2 WHERE command_id = ?1
+                 AND resolution_audited != 1",
+                params![id, state],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// (pending, held, open conflicts)
@@ -765,6 +827,17 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Whether the plant's `Metadata` holds this event id, as far as the audit import has read
+    /// (the proof a write of unknown outcome landed).
+    pub fn audit_landed(&self, id: &str) -> Result<bool> {
+        let state: Option<String> = self
+            .conn()
+            .prepare_cached("SELECT state FROM audit_local WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        Ok(matches!(state.as_deref(), Some("applied" | "plant")))
     }
 
     /// Events the plant recorded (pulled from Metadata); idempotent by event id.

@@ -110,6 +110,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX pin_attempts_at ON pin_attempts(at);
     CREATE INDEX audit_local_time ON audit_local(timestamp);
     "#,
+    // 3: who closed a conflict, and whether its CONFLICTO_DESCARTADO row reached Metadata
+    // (older resolutions predate that row: counted as audited).
+    r#"
+    ALTER TABLE conflicts ADD COLUMN resolved_by INTEGER;
+    ALTER TABLE conflicts ADD COLUMN resolution_audited INTEGER NOT NULL DEFAULT 1;
+    "#,
 ];
 
 /// Brings the database to the latest schema, one transaction per step.

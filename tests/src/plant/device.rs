@@ -396,6 +396,9 @@ pub async fn tap(a: TapArgs) -> Result<(), String> {
     loop {
         let (pending, _, _) = z.store().counts().map_err(|e| e.to_string())?;
         if pending == 0 {
+            // The round that applied it may still be doing its bookkeeping (applied id,
+            // publish): let it finish, so a failpoint there is reached, not skipped.
+            z.engine().settled().await;
             break;
         }
         if t0.elapsed() > Duration::from_secs(60) {

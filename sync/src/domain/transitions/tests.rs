@@ -84,8 +84,14 @@ fn tomar_arm_writes_exact_cells_and_event() {
             Col::FechaOcupacion,
             Col::Version,
             Col::EstadoDetalle,
-            Col::OperacionOcupacion
+            Col::OperacionOcupacion,
+            Col::OcupacionInicia
         ]
+    );
+    // The sheet records that this occupation started ARM (CANCELAR anywhere undoes it).
+    assert_eq!(
+        t.changes.last().map(|(_, v)| v.clone()),
+        Some(CellValue::text("ARM"))
     );
     assert_eq!(t.after.ocupado_por.as_deref(), Some("NA(93)"));
     assert_eq!(
@@ -474,6 +480,132 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
     )
 }
 
+/// DOMAIN.md §3's table, written again from the text alone (not from `apply`): whether the
+/// action is allowed on `s`. The property test holds `apply` to it both ways.
+fn domain_allows(s: &Spool, w: &Worker, intent: Intent, pin: bool) -> bool {
+    let occupant = s.ocupado_por.as_deref().and_then(|t| {
+        let inner = t.rsplit_once('(')?.1.strip_suffix(')')?;
+        inner.parse::<u32>().ok()
+    }) == Some(w.id);
+    let free = s.ocupado_por.is_none();
+    let armador = w.has(Rol::Armador);
+    let soldador = w.has(Rol::Soldador);
+    let ayudante = w.has(Rol::Ayudante);
+    let repair_loop = matches!(
+        s.estado_reparacion,
+        Some(
+            EstadoReparacion::Pendiente
+                | EstadoReparacion::EnReparacion
+                | EstadoReparacion::Pausada
+                | EstadoReparacion::Bloqueado
+        )
+    );
+    let occupied_for = |op: OpOcupacion| occupant && s.operacion_ocupacion == Some(op);
+    match intent {
+        Intent::Tomar(Operacion::Arm) => {
+            (armador || ayudante)
+                && s.fecha_materiales.is_some()
+                && s.fecha_armado.is_none()
+                && free
+                && !repair_loop
+        }
+        Intent::Tomar(Operacion::Sold) => {
+            (soldador || ayudante)
+                && s.fecha_materiales.is_some()
+                && s.fecha_soldadura.is_none()
+                && free
+                && !repair_loop
+                && s.armador.is_some()
+        }
+        Intent::Pausar(Operacion::Arm)
+        | Intent::Completar(Operacion::Arm)
+        | Intent::Cancelar(Operacion::Arm) => occupied_for(OpOcupacion::Arm),
+        Intent::Pausar(Operacion::Sold)
+        | Intent::Completar(Operacion::Sold)
+        | Intent::Cancelar(Operacion::Sold) => occupied_for(OpOcupacion::Sold),
+        Intent::Tomar(Operacion::Reparacion) => {
+            let role = match s.defecto_origen {
+                Some(DefectoOrigen::Arm) => armador,
+                Some(DefectoOrigen::Sold) => soldador,
+                None => armador || soldador,
+            };
+            role && free
+                && matches!(
+                    s.estado_reparacion,
+                    Some(EstadoReparacion::Pendiente | EstadoReparacion::Pausada)
+                )
+        }
+        Intent::Pausar(Operacion::Reparacion)
+        | Intent::Completar(Operacion::Reparacion)
+        | Intent::Cancelar(Operacion::Reparacion) => {
+            occupied_for(OpOcupacion::Reparacion)
+                && s.estado_reparacion == Some(EstadoReparacion::EnReparacion)
+        }
+        Intent::Tomar(Operacion::Metrologia)
+        | Intent::Pausar(Operacion::Metrologia)
+        | Intent::Completar(Operacion::Metrologia)
+        | Intent::Cancelar(Operacion::Metrologia) => false,
+        Intent::Metrologia { resultado, origen } => {
+            w.has(Rol::Metrologia)
+                && s.fecha_armado.is_some()
+                && s.fecha_soldadura.is_some()
+                && free
+                && (s.resultado_metrologia.is_none()
+                    || s.estado_reparacion == Some(EstadoReparacion::Completada))
+                && !s.is_blocked()
+                && (resultado == ResultadoMetrologia::Aprobado || origen.is_some())
+        }
+        Intent::Override => w.has(Rol::Supervisor) && pin && s.is_blocked(),
+        Intent::ForzarLiberacion => w.has(Rol::Supervisor) && pin && !free,
+    }
+}
+
+/// `Estado_Detalle` as DOMAIN.md §3 spells it, built here from its literals.
+fn domain_literal(s: &Spool) -> String {
+    let word = |done: bool, worker: &Option<String>, op: OpOcupacion| {
+        if done {
+            "completado"
+        } else if s.ocupado_por.is_some() && s.operacion_ocupacion == Some(op) {
+            "en progreso"
+        } else if worker.is_some() {
+            "pausado"
+        } else {
+            "pendiente"
+        }
+    };
+    let arm = word(s.fecha_armado.is_some(), &s.armador, OpOcupacion::Arm);
+    let sold = word(s.fecha_soldadura.is_some(), &s.soldador, OpOcupacion::Sold);
+    let mut out = match (&s.ocupado_por, s.operacion_ocupacion) {
+        (Some(t), Some(op)) => {
+            let op = match op {
+                OpOcupacion::Arm => "ARM",
+                OpOcupacion::Sold => "SOLD",
+                OpOcupacion::Reparacion => "REPARACION",
+            };
+            format!("{t} trabajando {op} (ARM {arm}, SOLD {sold})")
+        }
+        _ => format!("Disponible - ARM {arm}, SOLD {sold}"),
+    };
+    let n = s.ciclo_reparacion;
+    let tail = match (s.estado_reparacion, s.resultado_metrologia) {
+        (Some(EstadoReparacion::Bloqueado), _) => "BLOQUEADO - Contactar supervisor".to_string(),
+        (Some(EstadoReparacion::Pendiente), _) => {
+            format!("RECHAZADO (Ciclo {n}/3) - Pendiente reparación")
+        }
+        (Some(EstadoReparacion::EnReparacion), _) => format!(
+            "EN_REPARACION (Ciclo {n}/3) - Ocupado: {}",
+            s.ocupado_por.clone().unwrap_or_default()
+        ),
+        (Some(EstadoReparacion::Pausada), _) => format!("REPARACION_PAUSADA (Ciclo {n}/3)"),
+        (Some(EstadoReparacion::Completada), _) => format!("PENDIENTE_METROLOGIA (Ciclo {n}/3)"),
+        (None, Some(ResultadoMetrologia::Aprobado)) => "METROLOGIA APROBADO ✓".to_string(),
+        (None, _) => return out,
+    };
+    out.push_str(", ");
+    out.push_str(&tail);
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 
@@ -522,8 +654,29 @@ proptest! {
                     if a.fecha_qc_metrologia.is_some() {
                         prop_assert_eq!(a.resultado_metrologia, Some(ResultadoMetrologia::Aprobado));
                     }
-                    prop_assert_eq!(&a.estado_detalle, &project(a));
+                    prop_assert!(
+                        domain_allows(&before, &ws[wi], intent, pin),
+                        "accepted what DOMAIN.md refuses: {:?} on {:?}", intent, before
+                    );
+                    prop_assert_eq!(&a.estado_detalle, &domain_literal(a));
                     prop_assert_eq!(parse(&a.estado_detalle), info_of(a));
+                    if let Intent::Metrologia { resultado, .. } = intent {
+                        match resultado {
+                            ResultadoMetrologia::Rechazado => {
+                                prop_assert_eq!(
+                                    a.ciclo_reparacion,
+                                    (before.ciclo_reparacion + 1).min(MAX_CICLOS)
+                                );
+                                prop_assert_eq!(a.is_blocked(), a.ciclo_reparacion == MAX_CICLOS);
+                            }
+                            ResultadoMetrologia::Aprobado => {
+                                prop_assert_eq!(a.ciclo_reparacion, 0);
+                                prop_assert_eq!(a.estado_reparacion, None);
+                            }
+                        }
+                    } else {
+                        prop_assert_eq!(a.ciclo_reparacion, before.ciclo_reparacion);
+                    }
                     prop_assert_eq!(&a.version, &id);
                     prop_assert_eq!(&t.event.id, &id);
                     // The changes are exactly the written cells that differ.
@@ -538,6 +691,10 @@ proptest! {
                 }
                 Err(e) => {
                     prop_assert!(!e.to_string().is_empty());
+                    prop_assert!(
+                        !domain_allows(&before, &ws[wi], intent, pin),
+                        "refused a valid action ({}): {:?} on {:?}", e, intent, before
+                    );
                     if matches!(intent, Intent::Tomar(Operacion::Arm | Operacion::Sold))
                         && before.is_occupied()
                         && ws[wi].may_act(intent.operacion().unwrap_or(Operacion::Arm), None)

@@ -260,3 +260,36 @@ async fn only_one_device_leads_and_another_takes_over_when_it_lapses() {
     assert!(coord.lease("b", ttl).await.unwrap());
     assert!(!coord.lease("a", ttl).await.unwrap());
 }
+
+#[tokio::test]
+async fn a_leader_that_died_after_auditing_an_unblock_is_not_audited_twice() {
+    let mut r = rig().await;
+    r.tick().await;
+    let (_, rows) = r.sheet().await;
+    let blocked = rows.iter().find(|s| s.is_blocked()).unwrap().tag.clone();
+    r.edit(
+        &blocked,
+        Col::EstadoReparacion,
+        CellValue::text(EstadoReparacion::Pendiente.code()),
+    )
+    .await;
+    // The first leader wrote the SUPERVISOR_OVERRIDE row and died before publishing the row.
+    let (_, rows) = r.sheet().await;
+    let row = rows.iter().find(|s| s.tag == blocked).unwrap().clone();
+    assert!(r.engine.audit_manual_override(&row, &cfg()).await.unwrap());
+    // The next leader sees the same difference: it publishes the row, and Metadata keeps
+    // one row for the one un-block (an id is never repeated).
+    r.duties = LeaderDuties::new(cfg());
+    let rep = r.tick().await;
+    assert_eq!((rep.imported, rep.overrides), (1, 0));
+    let meta = r.wb.read_tab(METADATA).await.unwrap();
+    let overrides = meta
+        .rows
+        .iter()
+        .filter(|row| {
+            let shown: Vec<String> = row.iter().map(|c| c.shown()).collect();
+            shown.contains(&"SUPERVISOR_OVERRIDE".to_string()) && shown.contains(&blocked)
+        })
+        .count();
+    assert_eq!(overrides, 1);
+}

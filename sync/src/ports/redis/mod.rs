@@ -38,7 +38,7 @@ use self::keys::Keys;
 use self::scripts::Scripts;
 use super::{
     Acquire, ChangeRead, CoordError, Coordinator, LiveRow, LockHolder, Presence, QuotaGrant,
-    QuotaKind, RowChange, StreamCursor,
+    QuotaKind, QuotaTaker, RowChange, StreamCursor,
 };
 use crate::domain::Spool;
 
@@ -54,6 +54,8 @@ pub struct RedisCoordinator {
     keys: Keys,
     scripts: Scripts,
     cfg: RedisConfig,
+    /// This connection's name in the quota bucket's reservation (one per device process).
+    instance: String,
 }
 
 fn protocol(what: impl std::fmt::Display) -> CoordError {
@@ -84,6 +86,7 @@ impl RedisCoordinator {
             keys: Keys::new(&cfg.prefix),
             scripts: Scripts::new(),
             cfg,
+            instance: uuid::Uuid::new_v4().to_string(),
         })
     }
 
@@ -433,6 +436,16 @@ impl Coordinator for RedisCoordinator {
     }
 
     async fn take_quotas(&self, kind: QuotaKind, n: u32) -> Result<QuotaGrant, CoordError> {
+        self.take_quota_as(kind, n, QuotaTaker::new("general"))
+            .await
+    }
+
+    async fn take_quota_as(
+        &self,
+        kind: QuotaKind,
+        n: u32,
+        taker: QuotaTaker,
+    ) -> Result<QuotaGrant, CoordError> {
         let limit = match kind {
             QuotaKind::Read => self.cfg.quota.reads,
             QuotaKind::Write => self.cfg.quota.writes,
@@ -445,6 +458,8 @@ impl Coordinator for RedisCoordinator {
             .arg(format!("{:.12e}", limit.refill_per_ms()))
             .arg(ms(limit.window * 2))
             .arg(n.clamp(1, limit.burst.max(1)))
+            .arg(format!("{}:{}", self.instance, taker.name))
+            .arg(u8::from(taker.priority))
             .invoke_async(&mut self.conn())
             .await
             .map_err(coord_err)?;

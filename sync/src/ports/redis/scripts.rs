@@ -60,22 +60,36 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 "#;
 
-/// Token bucket. KEYS[1] bucket; ARGV[1] capacity (burst), ARGV[2] refill per ms, ARGV[3] key
-/// ttl ms, ARGV[4] tokens wanted (all or none; at most the capacity). Returns 0 when they were
+/// Token bucket with one reservation. KEYS[1] bucket; ARGV[1] capacity (burst), ARGV[2]
+/// refill per ms, ARGV[3] key ttl ms, ARGV[4] tokens wanted (all or none; at most the
+/// capacity), ARGV[5] who asks, ARGV[6] 1 when the taker has priority. Returns 0 when they were
 /// taken, else the ms to wait until they will be there.
 ///
 /// A missing bucket starts EMPTY, not full: after a Redis restart (or an idle expiry) the
 /// fleet waits one refill interval instead of spending a fresh burst on top of what it already
 /// spent in the current window. With burst B and refill (L - B)/W, any window W holds at most
 /// B + (L - B) = L grants.
+///
+/// Fairness: a take that must wait reserves what it asked for (when nobody holds the
+/// reservation, or when it has priority over the holder). Until the reserver comes back (or its
+/// reservation lapses, a grace after its wait), others are served only from tokens beyond the
+/// reserved ones — so a take of several tokens is not starved by a stream of single takes, and
+/// the leader's import of people's edits (priority) is served next whenever it asks.
 pub(super) const TAKE_TOKEN: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cap = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local n = tonumber(ARGV[4]) or 1
+local who = ARGV[5] or ''
+local prio = tonumber(ARGV[6]) or 0
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'rwho', 'rn', 'runtil', 'rprio')
 local tokens = tonumber(b[1])
 local ts = tonumber(b[2])
+local rwho = b[3]
+local rn = tonumber(b[4]) or 0
+local runtil = tonumber(b[5]) or 0
+local rprio = tonumber(b[6]) or 0
 if tokens == nil or ts == nil then
   tokens = 0
   ts = now
@@ -84,15 +98,34 @@ if now > ts then
   tokens = math.min(cap, tokens + (now - ts) * rate)
   ts = now
 end
-local n = tonumber(ARGV[4]) or 1
-local wait = 0
-if tokens >= n then
-  tokens = tokens - n
-else
-  wait = math.ceil((n - tokens) / rate)
-  if wait < 1 then wait = 1 end
+if rwho and now > runtil then
+  rwho = nil
 end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', ts)
+local held = 0
+if rwho and rwho ~= who then held = rn end
+local wait = 0
+if tokens - held >= n then
+  tokens = tokens - n
+  if rwho == who then rwho = nil end
+else
+  wait = math.ceil((n + held - tokens) / rate)
+  if wait < 1 then wait = 1 end
+  if rwho == nil or rwho == who or (prio > rprio) then
+    -- Reserve (or renew): served first when the tokens are there; lapses if not collected.
+    if rwho ~= who then wait = math.max(1, math.ceil((n - tokens) / rate)) end
+    rwho = who
+    rn = n
+    rprio = prio
+    runtil = now + wait + math.max(wait, 2000)
+  end
+end
+if rwho then
+  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', ts,
+    'rwho', rwho, 'rn', rn, 'runtil', runtil, 'rprio', rprio)
+else
+  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', ts)
+  redis.call('HDEL', KEYS[1], 'rwho', 'rn', 'runtil', 'rprio')
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return wait
 "#;

@@ -826,6 +826,41 @@ impl Workbook for GoogleSheets {
         Ok(RowsRead { headers, rows: out })
     }
 
+    async fn read_row_range(
+        &self,
+        tab: &str,
+        first: u32,
+        last: u32,
+    ) -> Result<RowsRead, WorkbookError> {
+        let title = self.sheet(tab).await?.title;
+        let names = wanted_columns(tab);
+        let bounds = |h: &[String]| -> Option<(usize, usize)> {
+            match &names {
+                Some(n) => {
+                    let idx = wanted_indices(h, n);
+                    Some((*idx.first()?, *idx.last()?))
+                }
+                None => Some((0, h.len().max(1) - 1)),
+            }
+        };
+        let (headers, got) = self
+            .read_with_header(&title, |h| match bounds(h) {
+                Some((a, b)) => vec![A1Range::block(&title, col32(a), col32(b), first, last)],
+                None => Vec::new(),
+            })
+            .await?;
+        let at = bounds(&headers).map_or(0, |(a, _)| a);
+        let mut rows: Vec<Vec<RawCell>> = Vec::new();
+        if let Some(vr) = got.first() {
+            place(&mut rows, at, &vr.values);
+        }
+        rows.resize(last.saturating_sub(first) as usize + 1, Vec::new());
+        for r in &mut rows {
+            wire::trim(r);
+        }
+        Ok(RowsRead { headers, rows })
+    }
+
     async fn write(&self, batch: &WriteBatch) -> Result<(), WorkbookError> {
         if batch.is_empty() {
             return Ok(());
