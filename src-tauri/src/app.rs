@@ -1,5 +1,6 @@
-//! Start-up: where the data lives, logs, one tokio runtime shared by Tauri and the sync engine,
-//! the device (the embedded demo plant by default), then the window with its IPC commands.
+//! Start-up: where the data lives, logs, this data directory's lock (one window per directory:
+//! [`crate::single_instance`]), one tokio runtime shared by Tauri and the sync engine, the
+//! device (the embedded demo plant by default), then the window with its IPC commands.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,6 +25,12 @@ pub fn run() -> ExitCode {
             eprintln!("zeues: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    // Before any database is opened: a second window on these data would run a second sync
+    // engine over the same outbox. Held until the process ends.
+    let _instance = match crate::single_instance::claim(&paths.data_dir) {
+        Ok(lock) => lock,
+        Err(code) => return code,
     };
     match run_window(&paths) {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,6 +83,7 @@ fn run_window(paths: &config::Paths) -> Result<(), String> {
         .manage(setup)
         .build(tauri::generate_context!())
         .map_err(|e| format!("no se pudo iniciar la ventana: {e}"))?;
+    crate::single_instance::watch_focus_requests(app.handle().clone(), paths.data_dir.clone());
     app.run(move |app, event| {
         if let tauri::RunEvent::Exit = event {
             tracing::info!("cerrando ZEUES");

@@ -8,6 +8,11 @@
 //! shared with the first-run screen.
 //!
 //! Exit codes: 0 done, 1 failed (a red check, an unreachable plant …), 2 wrong usage.
+//!
+//! `pin` and `demo` write the device database, so they take the data directory's lock
+//! (`zeues_sync::instance`) and are refused while the window (or another of them) holds it;
+//! the read-only commands never take it and work beside a running window. `migrate` does not
+//! take it either: it writes the sheet, which every device of the plant uses anyway.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -23,6 +28,7 @@ use zeues_sync::doctor::{self, ConfigState, DoctorInput, Limits};
 use zeues_sync::domain::sheet::METADATA;
 use zeues_sync::domain::time::{fmt_datetime, santiago};
 use zeues_sync::engine::NoNotifier;
+use zeues_sync::instance::{Holder, InstanceError, InstanceLock};
 use zeues_sync::migrate::{self, Outcome};
 use zeues_sync::ports::redis::RedisCoordinator;
 use zeues_sync::ports::sheets::auth::Credentials;
@@ -294,8 +300,8 @@ pub fn command(l: Lang) -> Command {
             "pin",
             l,
             l.t(
-                "Fija el PIN de supervisor de este equipo (lo lee de la entrada estándar: `echo 1234 | zeues pin`; se guarda solo su hash). Para equipos configurados copiando zeues.toml.",
-                "Sets this device's supervisor PIN (read from standard input: `echo 1234 | zeues pin`; only its hash is kept). For devices configured by copying zeues.toml.",
+                "Fija el PIN de supervisor de este equipo (lo lee de la entrada estándar: `echo 1234 | zeues pin`; se guarda solo su hash). Para equipos configurados copiando zeues.toml. Cierre ZEUES antes.",
+                "Sets this device's supervisor PIN (read from standard input: `echo 1234 | zeues pin`; only its hash is kept). For devices configured by copying zeues.toml. Close ZEUES first.",
             ),
             "zeues pin < PIN",
         ))
@@ -472,6 +478,46 @@ impl Ctx {
         match &self.config {
             Ok(Some(c)) if c.mode == Mode::Planta => Ok(Some(c)),
             Ok(_) => Ok(None),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    /// Takes the data directory for a command that writes the device database (`doing` says
+    /// what, to finish the refusal). While the window has it, or another such command, the
+    /// command is refused: two processes on the device database would apply or push a command
+    /// twice. Read-only commands (`status`, `doctor`, `export`) never take it.
+    fn hold(
+        &self,
+        command: &str,
+        doing: (&'static str, &'static str),
+    ) -> Result<InstanceLock, Failure> {
+        let l = self.l;
+        match InstanceLock::acquire_as(&self.data_dir, Holder::Command(command.into())) {
+            Ok(lock) => Ok(lock),
+            Err(InstanceError::Held { held_by, .. }) => {
+                let pid = held_by.pid.map_or(String::new(), |p| match l {
+                    Lang::Es => format!(" (proceso {p})"),
+                    Lang::En => format!(" (process {p})"),
+                });
+                Err(Failure::Failed(match (&held_by.holder, l) {
+                    (Holder::Command(other), Lang::Es) => format!(
+                        "el comando «zeues {other}»{pid} está usando este equipo; espere a que termine antes de {}.",
+                        doing.0
+                    ),
+                    (Holder::Command(other), Lang::En) => format!(
+                        "the command `zeues {other}`{pid} is using this device; wait for it to finish before {}.",
+                        doing.1
+                    ),
+                    (_, Lang::Es) => format!(
+                        "ZEUES está abierto en este equipo{pid}; ciérrelo antes de {}.",
+                        doing.0
+                    ),
+                    (_, Lang::En) => format!(
+                        "ZEUES is open on this device{pid}; close it before {}.",
+                        doing.1
+                    ),
+                }))
+            }
             Err(e) => Err(failed(e)),
         }
     }
@@ -721,6 +767,13 @@ fn remove_if_present(p: &Path) -> Result<(), Failure> {
 
 fn demo_cmd(ctx: &Ctx, rt: tokio::runtime::Handle) -> Result<ExitCode, Failure> {
     let l = ctx.l;
+    let _lock = ctx.hold(
+        "demo",
+        (
+            "volver a sembrar la planta demo",
+            "re-seeding the demo plant",
+        ),
+    )?;
     // Only the demo's files: the plant device lives in <data>/planta and is never touched.
     for name in [DEMO_WORKBOOK, DEVICE_DB] {
         for suffix in ["", "-wal", "-shm"] {
@@ -830,6 +883,14 @@ async fn export_cmd(ctx: &Ctx, s: &ArgMatches) -> Result<ExitCode, Failure> {
 /// The PIN comes from standard input, never from the arguments (shell history, `ps`).
 fn pin_cmd(ctx: &Ctx) -> Result<ExitCode, Failure> {
     let l = ctx.l;
+    // Before reading the PIN: nobody types it only to be refused.
+    let _lock = ctx.hold(
+        "pin",
+        (
+            "cambiar el PIN de supervisor",
+            "changing the supervisor PIN",
+        ),
+    )?;
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).map_err(failed)?;
     let pin = line.trim();

@@ -12,6 +12,7 @@ pub mod logging;
 pub mod notifier;
 pub mod plant_config;
 pub mod setup_commands;
+pub mod single_instance;
 pub mod startup;
 pub mod supervisor;
 

@@ -18,6 +18,12 @@
 //! migration (`zeues_sync::migrate`: backup in `<data dir>/respaldos`, add, verify, one
 //! `MIGRACION_ESQUEMA` audit row), then checks again.
 //!
+//! A device already configured for the plant (its configuration file says `mode = "planta"`)
+//! is reconfigured — "Guardar", "Migrar planilla" — only with one of that plant's supervisors
+//! and the PIN, checked by the plant device open in the window exactly as the supervisor desk
+//! checks it (role, rate limit, the trail under ACCESOS): see [`authorize`]. Without a
+//! configuration, or on the demo, it is the first run and anyone at the screen may configure.
+//!
 //! Saving a configuration runs the same checks as `zeues doctor` first and refuses on any red
 //! line; then it stores the supervisor PIN (argon2 hash, in the plant database), the Redis
 //! password (secrets file, 0600) and the configuration file (0600), opens the new device and
@@ -126,6 +132,81 @@ pub fn open(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The supervisor who authorizes changing a device configured for the plant.
+#[derive(Debug, Clone)]
+pub struct SupervisorCredentials {
+    pub id: u32,
+    pub pin: String,
+}
+
+impl SupervisorCredentials {
+    /// From the IPC arguments: both, or none given.
+    pub fn from_args(id: Option<u32>, pin: Option<String>) -> Option<Self> {
+        Some(SupervisorCredentials { id: id?, pin: pin? })
+    }
+}
+
+/// Who asks to change this device's configuration (see [`authorize`]).
+#[derive(Clone, Copy, Default)]
+pub struct Requester<'a> {
+    /// The device open in the window, if any: a configured plant's supervisor is checked on it.
+    pub device: Option<&'a Zeues>,
+    /// The supervisor the form names; needed only when the device is configured for the plant.
+    pub supervisor: Option<&'a SupervisorCredentials>,
+}
+
+/// Whether the configuration may be changed now.
+///
+/// - No configuration file, the demo, or a file that cannot be read: the first run, open to
+///   whoever is at the screen (as before). Someone who can delete or break the file already
+///   has the device's files; the screen gives nothing more.
+/// - Configured for the plant: a worker with the Supervisor role of that plant and the PIN, by
+///   `Zeues::supervisor_login` on the plant device open in the window — the desk's own check
+///   (wrong PINs counted, locked after five, every attempt recorded). If that device is not
+///   open (the plant could not be opened at start) nobody can be checked and the change is
+///   refused: IT fixes the cause and restarts, or edits the file (docs/OPERATIONS.md).
+pub fn authorize(config_path: &Path, data_dir: &Path, who: Requester<'_>) -> Result<(), ApiError> {
+    match plant_config::load(config_path) {
+        Ok(Some(c)) if c.mode == Mode::Planta => {}
+        Ok(_) => return Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %e, "configuración ilegible: se reemplaza como en el primer inicio");
+            return Ok(());
+        }
+    }
+    let Some(creds) = who.supervisor.filter(|s| !s.pin.trim().is_empty()) else {
+        tracing::warn!("cambio de configuración rechazado: falta el supervisor");
+        return Err(ApiError::new(
+            "PIN_REQUERIDO",
+            "Este equipo ya está conectado a la planta: para cambiar su configuración, un supervisor debe elegir su nombre y escribir su PIN.",
+        ));
+    };
+    // Only the plant's own device knows its supervisors and PIN (a demo opened over a plant
+    // configuration would accept the demo's public PIN).
+    let plant_dir = plant_config::plant_data_dir(data_dir);
+    let Some(device) = who.device.filter(|d| d.data_dir() == plant_dir.as_path()) else {
+        tracing::warn!(
+            supervisor = creds.id,
+            "cambio de configuración rechazado: la planta no está abierta y no se puede comprobar al supervisor"
+        );
+        return Err(ApiError::new(
+            "SUPERVISOR_NO_VERIFICABLE",
+            format!(
+                "La planta configurada no se pudo abrir, así que no se puede comprobar al supervisor. Corrija lo que PROBAR CONEXIÓN marca en rojo (archivo de clave, red) y reinicie ZEUES; o TI edita {}.",
+                config_path.display()
+            ),
+        ));
+    };
+    let boss = device.supervisor_login(creds.id, &creds.pin).inspect_err(|e| {
+        tracing::warn!(supervisor = creds.id, code = %e.code, "cambio de configuración rechazado");
+    })?;
+    tracing::info!(
+        supervisor = boss.id,
+        "cambio de configuración autorizado por el supervisor"
+    );
+    Ok(())
 }
 
 /// The configuration file as it is now, for the settings the form does not edit. A file that
@@ -287,7 +368,9 @@ pub async fn migrate_sheet(
     settings: &PlantSettings,
     config_path: &Path,
     data_dir: &Path,
+    who: Requester<'_>,
 ) -> Result<MigrationDone, ApiError> {
+    authorize(config_path, data_dir, who)?;
     let wb = form_workbook(settings, config_path).await?;
     let now = santiago(chrono::Utc::now());
     let id = uuid::Uuid::new_v4().to_string();
@@ -307,13 +390,16 @@ pub async fn migrate_sheet(
     })
 }
 
-/// "Guardar": checks first (refuses on red), then PIN, secrets and configuration. Returns the
-/// mode the app must run in; `Planta` means the shell restarts into it.
+/// "Guardar": who may (see [`authorize`]), then the checks (refuses on red), then PIN, secrets
+/// and configuration. Returns the mode the app must run in; `Planta` means the shell opens
+/// the plant device. Reconfiguring keeps the supervisor PIN when the form leaves it empty.
 pub async fn save(
     settings: &PlantSettings,
     config_path: &Path,
     data_dir: &Path,
+    who: Requester<'_>,
 ) -> Result<AppMode, ApiError> {
+    authorize(config_path, data_dir, who)?;
     let write_err = |e: plant_config::ConfigFileError| {
         ApiError::new("CONFIGURACION_NO_GUARDADA", e.to_string())
     };

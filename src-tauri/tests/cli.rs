@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value as Json};
 use sheets_common::*;
-use zeues_sync::domain::sheet::{METADATA, OPERACIONES};
+use zeues_sync::domain::sheet::{Col, METADATA, OPERACIONES};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zeues");
 
@@ -167,8 +167,9 @@ async fn migrate_previews_then_adds_the_app_columns_and_rolls_back() {
     let rig = Rig::start().await;
     let mut plant = demo_plant(5);
     let ops = plant.iter_mut().find(|s| s.title == OPERACIONES).unwrap();
-    // An older sheet: without the five app-owned columns (they are the last ones).
-    let keep = ops.rows[0].len() - 5;
+    // An older sheet: without the app-owned columns (they are the last ones).
+    let owned = Col::APP_OWNED.len();
+    let keep = ops.rows[0].len() - owned;
     assert_eq!(ops.rows[0][keep], json!("Operacion_Ocupacion"));
     for r in ops.rows.iter_mut() {
         r.truncate(keep);
@@ -202,7 +203,7 @@ async fn migrate_previews_then_adds_the_app_columns_and_rolls_back() {
     let o = zeues(&["migrate", "--config", c, "--data-dir", &d]).await;
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert_eq!(rig.sheet_seed(OPERACIONES).rows[0].len(), keep + 5);
+    assert_eq!(rig.sheet_seed(OPERACIONES).rows[0].len(), keep + owned);
     let o = zeues(&["doctor", "--config", c, "--data-dir", &d]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 

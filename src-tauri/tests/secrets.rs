@@ -194,7 +194,12 @@ fn scenario(rust_log: Option<&str>) {
         supervisor_pin: Some("4321".into()),
     };
     let mode = rt
-        .block_on(startup::save(&settings, &config, &data))
+        .block_on(startup::save(
+            &settings,
+            &config,
+            &data,
+            startup::Requester::default(),
+        ))
         .unwrap();
     assert_eq!(mode, AppMode::Planta);
     // This Redis is new: no settle period before the first row write (an IT setting).

@@ -3,7 +3,8 @@
 //! emulator: red refuses to save, green saves the configuration and secrets owner-only and the
 //! PIN as a hash, and the saved configuration opens as a plant device. An unmigrated sheet gets
 //! the migration's plan and "Migrar planilla" (`startup::{migration_preview, migrate_sheet}`,
-//! what `vista_migracion` / `migrar_planilla` call).
+//! what `vista_migracion` / `migrar_planilla` call). Once configured for the plant, saving or
+//! migrating again takes one of the plant's supervisors and the PIN (`startup::authorize`).
 #![allow(clippy::unwrap_used)]
 
 #[path = "../../tests/tests/sheets_common/mod.rs"]
@@ -13,12 +14,18 @@ use std::sync::Arc;
 
 use sheets_common::*;
 use zeues_app::plant_config;
-use zeues_app::startup;
+use zeues_app::startup::{self, Requester, SupervisorCredentials};
 use zeues_sync::api::{AppMode, PlantSettings};
 use zeues_sync::domain::audit::METADATA_HEADERS;
 use zeues_sync::domain::sheet::{Col, METADATA, OPERACIONES};
 use zeues_sync::engine::NoNotifier;
 use zeues_tests::emulator::{Fault, FaultRule, Phase};
+
+/// Nobody in particular: enough on a device not configured for the plant yet.
+const FIRST_RUN: Requester<'static> = Requester {
+    device: None,
+    supervisor: None,
+};
 
 struct Setup {
     rig: Rig,
@@ -72,7 +79,7 @@ async fn red_checks_refuse_to_save() {
     );
     let report = startup::check(&s.settings(), &s.config(), s.dir.path()).await;
     assert!(!report.ok());
-    let e = startup::save(&s.settings(), &s.config(), s.dir.path())
+    let e = startup::save(&s.settings(), &s.config(), s.dir.path(), FIRST_RUN)
         .await
         .unwrap_err();
     assert_eq!(e.code, "CONFIGURACION_CON_ERRORES", "{e:?}");
@@ -90,7 +97,7 @@ async fn green_saves_private_files_and_the_pin_then_opens_the_plant() {
     let s = Setup::new().await;
     let mut settings = s.settings();
     settings.supervisor_pin = None;
-    let e = startup::save(&settings, &s.config(), s.dir.path())
+    let e = startup::save(&settings, &s.config(), s.dir.path(), FIRST_RUN)
         .await
         .unwrap_err();
     assert_eq!(e.code, "PIN_REQUERIDO");
@@ -104,7 +111,7 @@ async fn green_saves_private_files_and_the_pin_then_opens_the_plant() {
         .await
         .ok());
 
-    let mode = startup::save(&s.settings(), &s.config(), s.dir.path())
+    let mode = startup::save(&s.settings(), &s.config(), s.dir.path(), FIRST_RUN)
         .await
         .unwrap();
     assert_eq!(mode, AppMode::Planta);
@@ -157,7 +164,7 @@ async fn the_redis_password_goes_to_the_secrets_file_only() {
     .unwrap();
     let mut settings = s.settings();
     settings.redis_url = Some(format!("redis://:s3cr%40to@127.0.0.1:{}/0", redis.port()));
-    let mode = startup::save(&settings, &s.config(), s.dir.path())
+    let mode = startup::save(&settings, &s.config(), s.dir.path(), FIRST_RUN)
         .await
         .unwrap();
     assert_eq!(mode, AppMode::Planta);
@@ -173,9 +180,14 @@ async fn the_redis_password_goes_to_the_secrets_file_only() {
 async fn an_empty_form_means_the_demo() {
     let s = Setup::new().await;
     std::fs::remove_file(s.config()).unwrap();
-    let mode = startup::save(&PlantSettings::default(), &s.config(), s.dir.path())
-        .await
-        .unwrap();
+    let mode = startup::save(
+        &PlantSettings::default(),
+        &s.config(),
+        s.dir.path(),
+        FIRST_RUN,
+    )
+    .await
+    .unwrap();
     assert_eq!(mode, AppMode::Demo);
     assert_eq!(
         plant_config::load(&s.config()).unwrap().unwrap().mode,
@@ -240,7 +252,7 @@ async fn an_unmigrated_sheet_is_shown_the_plan_migrated_once_and_checked_again()
         line.fix.as_deref().unwrap().contains("MIGRAR PLANILLA"),
         "{line:?}"
     );
-    let e = startup::save(&settings, &s.config(), s.dir.path())
+    let e = startup::save(&settings, &s.config(), s.dir.path(), FIRST_RUN)
         .await
         .unwrap_err();
     assert_eq!(e.code, "CONFIGURACION_CON_ERRORES");
@@ -267,7 +279,7 @@ async fn an_unmigrated_sheet_is_shown_the_plan_migrated_once_and_checked_again()
     assert_eq!(s.rig.dump(OPERACIONES)[0], headers_before);
 
     // "Migrar planilla": the columns at the end, a backup, one audit row, and green checks.
-    let done = startup::migrate_sheet(&settings, &s.config(), s.dir.path())
+    let done = startup::migrate_sheet(&settings, &s.config(), s.dir.path(), FIRST_RUN)
         .await
         .unwrap();
     assert_eq!(done.columns, owned);
@@ -291,7 +303,7 @@ async fn an_unmigrated_sheet_is_shown_the_plan_migrated_once_and_checked_again()
 
     // Twice is nothing: no write, no backup, no second audit row.
     s.rig.emu.reset_counts();
-    let again = startup::migrate_sheet(&settings, &s.config(), s.dir.path())
+    let again = startup::migrate_sheet(&settings, &s.config(), s.dir.path(), FIRST_RUN)
         .await
         .unwrap();
     assert!(
@@ -307,7 +319,7 @@ async fn an_unmigrated_sheet_is_shown_the_plan_migrated_once_and_checked_again()
         .is_empty());
 
     // Now it saves and opens as a plant device reading the migrated sheet.
-    let mode = startup::save(&settings, &s.config(), s.dir.path())
+    let mode = startup::save(&settings, &s.config(), s.dir.path(), FIRST_RUN)
         .await
         .unwrap();
     assert_eq!(mode, AppMode::Planta);
@@ -340,7 +352,7 @@ async fn a_sheet_missing_a_critical_column_is_not_migrated() {
     ops.rows[0][tag] = serde_json::json!("Ocupado");
     s.rig.emu.seed(&book).unwrap();
     s.rig.emu.reset_counts();
-    let e = startup::migrate_sheet(&s.settings(), &s.config(), s.dir.path())
+    let e = startup::migrate_sheet(&s.settings(), &s.config(), s.dir.path(), FIRST_RUN)
         .await
         .unwrap_err();
     assert_eq!(e.code, "ESQUEMA_INCOMPATIBLE", "{e:?}");
@@ -350,4 +362,136 @@ async fn a_sheet_missing_a_critical_column_is_not_migrated() {
         !s.dir.path().join("respaldos").exists(),
         "no backup of a refused plan"
     );
+}
+
+/// The plant database's stored PIN hash (compared, never verified: that would add attempts).
+fn plant_pin_hash(dir: &std::path::Path) -> String {
+    let db = plant_config::plant_data_dir(dir).join(zeues_sync::service::DEVICE_DB);
+    let (store, _) = zeues_sync::store::Store::open(&db).unwrap();
+    store.setting("supervisor_pin").unwrap().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_configured_for_the_plant_is_reconfigured_only_by_its_supervisor() {
+    let s = Setup::new().await;
+    // First run (the demo's configuration): nobody to ask.
+    let mode = startup::save(&s.settings(), &s.config(), s.dir.path(), FIRST_RUN)
+        .await
+        .unwrap();
+    assert_eq!(mode, AppMode::Planta);
+    let rt = tokio::runtime::Handle::current();
+    let (dir, cfgp) = (s.dir.path().to_path_buf(), s.config());
+    let (plant, _) = tokio::task::spawn_blocking(move || {
+        startup::open_configured(&AppMode::Planta, &dir, &cfgp, Arc::new(NoNotifier), rt)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let workers = plant.workers(None).unwrap();
+    let boss = workers
+        .iter()
+        .find(|w| w.roles.iter().any(|r| r == "Supervisor"))
+        .unwrap();
+    let worker = workers
+        .iter()
+        .find(|w| !w.roles.iter().any(|r| r == "Supervisor"))
+        .unwrap();
+    let config_before = std::fs::read_to_string(s.config()).unwrap();
+    let pin_before = plant_pin_hash(s.dir.path());
+    // Something for "Migrar planilla" to do, so a refusal can be seen not to have done it.
+    drop_app_columns(&s.rig);
+    let headers_before = s.rig.dump(OPERACIONES)[0].clone();
+
+    let mut changed = s.settings();
+    changed.device_name = "tablet-99".into();
+    changed.supervisor_pin = Some("9999".into());
+    let wrong = SupervisorCredentials {
+        id: boss.id,
+        pin: "0000".into(),
+    };
+    let not_a_boss = SupervisorCredentials {
+        id: worker.id,
+        pin: "4321".into(),
+    };
+    let right = SupervisorCredentials {
+        id: boss.id,
+        pin: "4321".into(),
+    };
+    let on_plant = |supervisor| Requester {
+        device: Some(&plant),
+        supervisor,
+    };
+
+    s.rig.emu.reset_counts();
+    let refused = [
+        (on_plant(None), "PIN_REQUERIDO"),
+        (on_plant(Some(&wrong)), "PIN_INCORRECTO"),
+        (on_plant(Some(&not_a_boss)), "ROL_NO_AUTORIZADO"),
+        // The plant is not open in the window: nobody can vouch for the supervisor.
+        (
+            Requester {
+                device: None,
+                supervisor: Some(&right),
+            },
+            "SUPERVISOR_NO_VERIFICABLE",
+        ),
+    ];
+    for (who, code) in refused {
+        let e = startup::save(&changed, &s.config(), s.dir.path(), who)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, code, "saving: {e:?}");
+        let e = startup::migrate_sheet(&changed, &s.config(), s.dir.path(), who)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, code, "migrating: {e:?}");
+    }
+    // The demo (empty form) is a reconfiguration too.
+    let e = startup::save(
+        &PlantSettings::default(),
+        &s.config(),
+        s.dir.path(),
+        on_plant(None),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, "PIN_REQUERIDO");
+
+    assert_eq!(
+        std::fs::read_to_string(s.config()).unwrap(),
+        config_before,
+        "the configuration was not touched"
+    );
+    assert_eq!(plant_pin_hash(s.dir.path()), pin_before, "nor the PIN");
+    assert_eq!(
+        s.rig.calls("spreadsheets.batchUpdate"),
+        0,
+        "nothing written"
+    );
+    assert_eq!(s.rig.dump(OPERACIONES)[0], headers_before, "not migrated");
+    assert!(!s.dir.path().join("respaldos").exists(), "no backup either");
+    // Every wrong PIN is in the trail the desk lists under ACCESOS.
+    let trail = plant.pin_attempts(1).unwrap();
+    let failed = trail
+        .iter()
+        .filter(|a| !a.ok && a.worker.as_deref() == Some(boss.token.as_str()))
+        .count();
+    assert_eq!(failed, 2, "{trail:?}");
+
+    // The plant's supervisor with the PIN: migrating and saving go through.
+    let done = startup::migrate_sheet(&changed, &s.config(), s.dir.path(), on_plant(Some(&right)))
+        .await
+        .unwrap();
+    assert_eq!(done.columns.len(), Col::APP_OWNED.len(), "{done:?}");
+    assert!(done.report.ok(), "{:#?}", done.report);
+    let mode = startup::save(&changed, &s.config(), s.dir.path(), on_plant(Some(&right)))
+        .await
+        .unwrap();
+    assert_eq!(mode, AppMode::Planta);
+    let cfg = plant_config::load(&s.config()).unwrap().unwrap();
+    assert_eq!(cfg.device_name.as_deref(), Some("tablet-99"));
+    assert_ne!(plant_pin_hash(s.dir.path()), pin_before, "the new PIN");
+    plant.verify_pin("9999").unwrap();
+    assert!(plant.pin_attempts(1).unwrap().iter().any(|a| a.ok));
+    plant.shutdown();
 }

@@ -19,6 +19,8 @@ pub mod engine;
 #[cfg(feature = "native")]
 pub mod export;
 #[cfg(feature = "native")]
+pub mod instance;
+#[cfg(feature = "native")]
 pub mod migrate;
 #[cfg(feature = "native")]
 pub mod ports;

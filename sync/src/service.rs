@@ -54,6 +54,8 @@ pub struct Zeues {
     events: broadcast::Sender<AppEvent>,
     ids: Mutex<Box<dyn FnMut() -> String + Send>>,
     data_dir: PathBuf,
+    /// The device's background tasks (push, stream, leader, presence, probes).
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// How a device is wired: its database, its ports, its clock and id source.
@@ -234,6 +236,7 @@ impl Zeues {
             ids: uuid_ids(),
             config: EngineConfig {
                 mode: "plant",
+                jitter_seed: rand::random(),
                 ..EngineConfig::default()
             },
             data_dir: data_dir.to_path_buf(),
@@ -303,19 +306,23 @@ impl Zeues {
                 }
             }
         }
-        match w.plant {
+        let tasks = match w.plant {
             Some(p) => {
-                rt.spawn(engine.clone().run_probes(p.probe_every));
-                let jitter = std::time::Duration::from_millis(rand::random::<u64>() % 30_000);
-                rt.spawn(
-                    engine
-                        .clone()
-                        .run_refresh(std::time::Duration::from_secs(5) + jitter),
-                );
-                rt.spawn(engine.clone().run_sheets_fallback(p.sheets_fallback_every));
-                rt.spawn(engine.clone().run_plant(p.follow, p.leader, p.presence))
+                // Devices started together spread their first refresh (from the seed, so a
+                // simulated fleet replays the same schedule).
+                let jitter = std::time::Duration::from_millis(engine.config.jitter_seed % 30_000);
+                vec![
+                    rt.spawn(engine.clone().run_probes(p.probe_every)),
+                    rt.spawn(
+                        engine
+                            .clone()
+                            .run_refresh(std::time::Duration::from_secs(5) + jitter),
+                    ),
+                    rt.spawn(engine.clone().run_sheets_fallback(p.sheets_fallback_every)),
+                    rt.spawn(engine.clone().run_plant(p.follow, p.leader, p.presence)),
+                ]
             }
-            None => rt.spawn(engine.clone().run()),
+            None => vec![rt.spawn(engine.clone().run())],
         };
         Ok(Arc::new(Zeues {
             store: w.store,
@@ -324,6 +331,7 @@ impl Zeues {
             events,
             ids: Mutex::new(w.ids),
             data_dir: w.data_dir,
+            tasks: Mutex::new(tasks),
         }))
     }
 
@@ -774,6 +782,16 @@ impl Zeues {
 
     pub fn shutdown(&self) {
         self.engine.shutdown();
+    }
+
+    /// Stops every background task at once, wherever it is, with no cleanup: what a crash
+    /// (`kill -9`) does to the device, short of the process. The database keeps what it
+    /// committed. For the simulator and crash tests.
+    pub fn abort(&self) {
+        self.engine.shutdown();
+        for t in self.tasks.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            t.abort();
+        }
     }
 
     /// Tags present in the replica (tests, CLI).

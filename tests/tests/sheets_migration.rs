@@ -110,9 +110,10 @@ async fn v3_sheet_migrates_in_one_atomic_call_once_and_rolls_back() {
     );
 
     let s = rig.sheet_seed(OPERACIONES);
-    assert_eq!(s.column_count, Some(20));
+    assert_eq!(s.column_count, Some(21));
     assert_eq!(s.rows[0][15], json!("Operacion_Ocupacion"));
     assert_eq!(s.rows[0][19], json!("Defecto_Origen"));
+    assert_eq!(s.rows[0][20], json!("Ocupacion_Inicia"));
     assert_eq!(
         s.rows[0][..13],
         V3.iter().map(|h| json!(h)).collect::<Vec<_>>()[..]
@@ -137,7 +138,7 @@ async fn v3_sheet_migrates_in_one_atomic_call_once_and_rolls_back() {
         .unwrap();
     assert_eq!(outcome, Outcome::NothingToDo);
     assert_eq!(rig.calls("spreadsheets.batchUpdate"), 0);
-    assert_eq!(rig.sheet_seed(OPERACIONES).column_count, Some(20));
+    assert_eq!(rig.sheet_seed(OPERACIONES).column_count, Some(21));
     assert_eq!(audit_rows(&rig).len(), 1);
 
     // Rollback: the grid is 15 columns again, the header as before, audited.
@@ -170,7 +171,7 @@ async fn a_migration_whose_answer_is_lost_is_settled_by_reading_never_applied_tw
         .unwrap();
     assert!(matches!(outcome, Outcome::Applied { .. }));
     assert_eq!(rig.calls("spreadsheets.batchUpdate"), 1);
-    assert_eq!(rig.sheet_seed(OPERACIONES).column_count, Some(20));
+    assert_eq!(rig.sheet_seed(OPERACIONES).column_count, Some(21));
     assert_eq!(audit_rows(&rig).len(), 1);
 }
 
@@ -187,7 +188,7 @@ async fn a_sheet_with_some_app_columns_gets_only_the_missing_ones() {
     rig.seed(sheets);
     let wb = rig.client().await;
     let plan = migrate::plan(wb.as_ref()).await.unwrap();
-    assert_eq!(plan.missing.len(), 4);
+    assert_eq!(plan.missing.len(), Col::APP_OWNED.len() - 1);
     assert!(!plan.missing.contains(&Col::CicloReparacion));
     migrate::migrate(wb.as_ref(), rig.dir.path(), now(), "m")
         .await

@@ -117,6 +117,26 @@ struct SettingsArgs<'a> {
     settings: &'a PlantSettings,
 }
 
+/// "Guardar" / "Migrar planilla": on a device configured for the plant the shell also wants
+/// the supervisor who authorizes the change (ignored on the first run).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigArgs<'a> {
+    settings: &'a PlantSettings,
+    supervisor_id: Option<u32>,
+    supervisor_pin: Option<&'a str>,
+}
+
+impl<'a> ConfigArgs<'a> {
+    fn new(settings: &'a PlantSettings, supervisor: Option<(u32, &'a str)>) -> Self {
+        ConfigArgs {
+            settings,
+            supervisor_id: supervisor.map(|(id, _)| id),
+            supervisor_pin: supervisor.map(|(_, pin)| pin),
+        }
+    }
+}
+
 pub async fn list_workers(operacion: Option<Operacion>) -> Result<Vec<WorkerView>, ApiError> {
     call(cmd::LIST_WORKERS, &OperacionArgs { operacion }).await
 }
@@ -197,16 +217,26 @@ pub async fn probar_conexion(settings: &PlantSettings) -> Result<DoctorReport, A
     call(cmd::PROBAR_CONEXION, &SettingsArgs { settings }).await
 }
 
-pub async fn guardar_configuracion(settings: &PlantSettings) -> Result<AppMode, ApiError> {
-    call(cmd::GUARDAR_CONFIGURACION, &SettingsArgs { settings }).await
+pub async fn guardar_configuracion(
+    settings: &PlantSettings,
+    supervisor: Option<(u32, &str)>,
+) -> Result<AppMode, ApiError> {
+    call(
+        cmd::GUARDAR_CONFIGURACION,
+        &ConfigArgs::new(settings, supervisor),
+    )
+    .await
 }
 
 pub async fn vista_migracion(settings: &PlantSettings) -> Result<MigrationPreview, ApiError> {
     call(cmd::VISTA_MIGRACION, &SettingsArgs { settings }).await
 }
 
-pub async fn migrar_planilla(settings: &PlantSettings) -> Result<MigrationDone, ApiError> {
-    call(cmd::MIGRAR_PLANILLA, &SettingsArgs { settings }).await
+pub async fn migrar_planilla(
+    settings: &PlantSettings,
+    supervisor: Option<(u32, &str)>,
+) -> Result<MigrationDone, ApiError> {
+    call(cmd::MIGRAR_PLANILLA, &ConfigArgs::new(settings, supervisor)).await
 }
 
 /// Calls `on_event` for every [`AppEvent`] the shell emits, for the life of the page.

@@ -10,7 +10,7 @@ use crate::state::Screen;
 /// desk's, the first-run screen's and the local ones. `every_error_says_what_to_do` holds each
 /// to a title and an action of its own, and `every_code_the_backend_returns_is_listed` reads
 /// the sources so a new code cannot fall back to "Error inesperado" unnoticed.
-pub const ERROR_CODES: [&str; 38] = [
+pub const ERROR_CODES: [&str; 39] = [
     // DOMAIN.md §6
     "SPOOL_NO_ENCONTRADO",
     "WORKER_NO_ENCONTRADO",
@@ -51,6 +51,7 @@ pub const ERROR_CODES: [&str; 38] = [
     "CONFIGURACION_SHEETS",
     "CONFIGURACION_REDIS",
     "PIN_REQUERIDO",
+    "SUPERVISOR_NO_VERIFICABLE",
     // This device
     "ERROR_LOCAL",
     "ERROR_INTERNO",
@@ -87,6 +88,7 @@ pub fn error_title(code: &str) -> &'static str {
         "PIN_NO_CONFIGURADO" => "Este equipo no tiene PIN de supervisor",
         "PIN_INVALIDO" => "PIN no válido",
         "PIN_REQUERIDO" => "Falta el PIN de supervisor",
+        "SUPERVISOR_NO_VERIFICABLE" => "No se puede comprobar al supervisor de la planta",
         "SIN_CONFIGURAR" => "Equipo sin configurar",
         "CONFIGURACION_INVALIDA" => "Configuración no válida",
         "CONFIGURACION_CON_ERRORES" => "No se guardó: la conexión tiene errores",
@@ -128,8 +130,10 @@ pub fn error_action(code: &str) -> &'static str {
         "SOLICITUD_RECHAZADA" => "Avise a soporte con la hora y el mensaje. Lo hecho en este equipo no se pierde.",
         "PIN_INCORRECTO" => "Escriba el PIN otra vez con cuidado.",
         "PIN_BLOQUEADO" => "Espere unos minutos o pida a otro supervisor que entre.",
-        "PIN_NO_CONFIGURADO" => "Configure el PIN de supervisor en la configuración de planta.",
-        "PIN_INVALIDO" | "PIN_REQUERIDO" => "Escriba un PIN de al menos 4 dígitos, solo números.",
+        "PIN_NO_CONFIGURADO" => "TI fija el PIN con «echo NNNN | zeues pin» en este equipo, con ZEUES cerrado.",
+        "PIN_INVALIDO" => "Escriba un PIN de al menos 4 dígitos, solo números.",
+        "PIN_REQUERIDO" => "Escriba el PIN de supervisor (al menos 4 dígitos, solo números); para cambiar un equipo ya conectado, elija también al supervisor que autoriza.",
+        "SUPERVISOR_NO_VERIFICABLE" => "Corrija lo que PROBAR CONEXIÓN marca en rojo (archivo de clave, red) y reinicie ZEUES; si no basta, TI edita zeues.toml (docs/OPERATIONS.md).",
         "SIN_CONFIGURAR" => "Elija la planta de demostración o conecte la planta.",
         "CONFIGURACION_INVALIDA" => "Revise los datos del formulario (ID de la planilla, archivo de clave, URL de Redis) y pruebe la conexión otra vez.",
         "CONFIGURACION_CON_ERRORES" => "Corrija lo que PROBAR CONEXIÓN marca en rojo y vuelva a guardar.",

@@ -30,7 +30,7 @@ impl Engine {
             }
             self.store.mark_claimed(&cmd.id)?;
             claimed += 1;
-            super::failpoint::hit("claim.after_lock");
+            super::failpoint::hit_on(self.store.device_id(), "claim.after_lock");
             if let Some(row) = self.store.spool(&cmd.tag)? {
                 let change = RowChange {
                     tag: cmd.tag.clone(),

@@ -251,7 +251,7 @@ impl Engine {
             });
         };
         let step = self.occupation_step(&cmd, &plant).await?;
-        super::failpoint::hit("push.after_lock");
+        super::failpoint::hit_on(self.store.device_id(), "push.after_lock");
         if let LockStep::Conflict(error, winner) = step {
             return Ok(Decision::Conflict {
                 cmd,
@@ -856,7 +856,7 @@ impl Engine {
             }
             let in_flight: Vec<String> = applied.iter().map(|(c, _)| c.id.clone()).collect();
             self.store.mark_in_flight(&in_flight, true)?;
-            super::failpoint::hit("push.before_write");
+            super::failpoint::hit_on(self.store.device_id(), "push.before_write");
             let written =
                 match tokio::time::timeout(self.config.write_deadline, self.workbook.write(&batch))
                     .await
@@ -899,9 +899,9 @@ impl Engine {
             // The sheet has it: record that durably first. Redis bookkeeping (applied id, live
             // cache, stream, lock release) is rebuildable: on failure the leader's import and
             // lock reconciliation repair it, so it never turns a landed command into a retry.
-            super::failpoint::hit("push.after_write");
+            super::failpoint::hit_on(self.store.device_id(), "push.after_write");
             self.store.mark_applied(&cmd.id, &t.after, now)?;
-            super::failpoint::hit("push.after_mark_applied");
+            super::failpoint::hit_on(self.store.device_id(), "push.after_mark_applied");
             if let Err(e) = self.after_write(&cmd, &cache.as_sheet(&t.after)).await {
                 tracing::warn!(tag = %cmd.tag, command = %cmd.id, error = %e, "aplicado en la planilla; coordinación pendiente de reparar");
                 self.note_coord_error(&e);
@@ -999,7 +999,7 @@ impl Engine {
     /// Bookkeeping after the plant has the write: applied-id record, live publish, locks.
     async fn after_write(&self, cmd: &OutboxCommand, after: &Spool) -> Result<(), CoordError> {
         self.coord.record_applied(&cmd.id).await?;
-        super::failpoint::hit("push.after_record_applied");
+        super::failpoint::hit_on(self.store.device_id(), "push.after_record_applied");
         self.coord
             .publish(&RowChange {
                 tag: cmd.tag.clone(),
@@ -1008,7 +1008,7 @@ impl Engine {
                 device_id: cmd.device_id.clone(),
             })
             .await?;
-        super::failpoint::hit("push.after_publish");
+        super::failpoint::hit_on(self.store.device_id(), "push.after_publish");
         match cmd.payload.intent {
             Intent::Pausar(_) | Intent::Completar(_) | Intent::Cancelar(_) => {
                 if let Some(h) = self.coord.occupation_holder(&cmd.tag).await? {

@@ -1,9 +1,12 @@
 //! The embedded coordinator: one device, so agreement is a mutex. Same contract as Redis
 //! (`ports::redis`), which is what the engine's unit tests rely on.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock: real time normally, simulated time when the runtime's clock is paused.
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 use tokio::sync::{broadcast, Notify};
@@ -19,16 +22,16 @@ const STREAM_CAP: usize = 10_000;
 
 #[derive(Default)]
 struct State {
-    locks: HashMap<String, LockHolder>,
-    row_locks: HashMap<String, (String, Instant)>,
-    applied: HashSet<String>,
-    live: HashMap<String, LiveRow>,
+    locks: BTreeMap<String, LockHolder>,
+    row_locks: BTreeMap<String, (String, Instant)>,
+    applied: BTreeSet<String>,
+    live: BTreeMap<String, LiveRow>,
     /// (seq, change), oldest first.
     stream: VecDeque<(u64, RowChange)>,
     seq: u64,
     epoch: Option<String>,
     lease: Option<(String, Instant)>,
-    presence: HashMap<String, (Presence, Instant)>,
+    presence: BTreeMap<String, (Presence, Instant)>,
 }
 
 /// How this coordinator describes itself (the engine recognises it by this).

@@ -56,6 +56,16 @@ impl Store {
     /// Opens (creating or migrating) the device database. A corrupt file is moved aside, its
     /// readable outbox rows are salvaged into a fresh database, and the report says so.
     pub fn open(path: &Path) -> Result<(Store, Option<CorruptionRecovery>)> {
+        Self::open_as(path, None)
+    }
+
+    /// [`Store::open`], naming a new database's device `device_id` instead of a random one
+    /// (the deterministic simulator replays a seed with the same ids); an existing database
+    /// keeps its own.
+    pub fn open_as(
+        path: &Path,
+        device_id: Option<&str>,
+    ) -> Result<(Store, Option<CorruptionRecovery>)> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -71,7 +81,7 @@ impl Store {
         let device_id = match get_setting(&conn, "device_id")? {
             Some(id) => id,
             None => {
-                let id = uuid::Uuid::new_v4().to_string();
+                let id = device_id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
                 set_setting(&conn, "device_id", &id)?;
                 id
             }

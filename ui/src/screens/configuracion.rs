@@ -3,10 +3,15 @@
 //! shell saves only when all are green; the device opens at once, no restart. A sheet without
 //! the app's columns shows the migration's plan and `Migrar planilla` (the same migration as
 //! `zeues migrate`), which checks again when done.
+//!
+//! On a device already connected to the plant (reached from the supervisor desk, CONFIGURAR
+//! EQUIPO) the screen also asks which supervisor authorizes the change and the PIN,
+//! prefilled from the desk's session: the shell refuses "Guardar" and "Migrar planilla"
+//! without them. The new PIN fields may then stay empty to keep the current PIN.
 
 use leptos::prelude::*;
 use zeues_sync::api::{
-    ApiError, AppMode, DoctorReport, MigrationDone, MigrationPreview, PlantSettings,
+    ApiError, AppMode, DoctorReport, MigrationDone, MigrationPreview, PlantSettings, WorkerView,
 };
 
 use crate::components::ErrorBox;
@@ -58,6 +63,28 @@ pub fn Configuracion() -> impl IntoView {
     let busy = RwSignal::new(None::<&'static str>);
     let migracion = RwSignal::new(None::<MigrationPreview>);
     let migrada = RwSignal::new(None::<MigrationDone>);
+    // Reconfiguring a plant device: who authorizes it (the desk's supervisor, if coming from it).
+    let reconfig = st.mode.get_untracked() == Some(AppMode::Planta);
+    let session = st.supervisor.get_untracked();
+    let boss = RwSignal::new(session.as_ref().map(|s| s.worker.id));
+    let boss_pin = RwSignal::new(session.map(|s| s.pin).unwrap_or_default());
+    let supervisors = RwSignal::new(Vec::<WorkerView>::new());
+    if reconfig {
+        leptos::task::spawn_local(async move {
+            match ipc::list_workers(None).await {
+                Ok(all) => supervisors.set(
+                    all.into_iter()
+                        .filter(|w| w.roles.iter().any(|r| r == "Supervisor"))
+                        .collect(),
+                ),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    }
+    let who = move || {
+        boss.get_untracked()
+            .map(|id| (id, boss_pin.get_untracked()))
+    };
 
     let settings = move || PlantSettings {
         spreadsheet: planilla.get_untracked().trim().to_string(),
@@ -70,7 +97,9 @@ pub fn Configuracion() -> impl IntoView {
         busy.set(Some("GUARDANDO…"));
         error.set(None);
         leptos::task::spawn_local(async move {
-            match ipc::guardar_configuracion(&s).await {
+            let who = who();
+            let who = who.as_ref().map(|(id, pin)| (*id, pin.as_str()));
+            match ipc::guardar_configuracion(&s, who).await {
                 Ok(mode) => {
                     st.mode.set(Some(mode));
                     st.replica_rev.update(|r| *r += 1);
@@ -116,7 +145,9 @@ pub fn Configuracion() -> impl IntoView {
         error.set(None);
         let s = settings();
         leptos::task::spawn_local(async move {
-            match ipc::migrar_planilla(&s).await {
+            let who = who();
+            let who = who.as_ref().map(|(id, pin)| (*id, pin.as_str()));
+            match ipc::migrar_planilla(&s, who).await {
                 Ok(done) => {
                     show_report(done.report.clone(), s);
                     migrada.set(Some(done));
@@ -141,7 +172,41 @@ pub fn Configuracion() -> impl IntoView {
     view! {
         <section class="page" id="primer-inicio">
             <h1>"CONFIGURAR ESTE EQUIPO"</h1>
-            <p class="hint">"Elija cómo trabajará este equipo. Se puede cambiar después desde la pantalla de inicio."</p>
+            <p class="hint">"Elija cómo trabajará este equipo. Se puede cambiar después: en la demo desde la pantalla de inicio; conectado a la planta, desde el escritorio de supervisor."</p>
+            {reconfig
+                .then(|| {
+                    view! {
+                        <div class="checks" id="cfg-autoriza">
+                            <p class="hint warn">"Este equipo ya está conectado a la planta: un supervisor debe autorizar el cambio con su PIN."</p>
+                            <div class="worker-grid two" id="cfg-supervisores">
+                                {move || {
+                                    supervisors
+                                        .get()
+                                        .into_iter()
+                                        .map(|w| {
+                                            let id = w.id;
+                                            view! {
+                                                <button
+                                                    class="card worker-card"
+                                                    class:selected=move || boss.get() == Some(id)
+                                                    data-worker-id=id.to_string()
+                                                    on:click=move |_| {
+                                                        boss.set(Some(id));
+                                                        error.set(None);
+                                                    }
+                                                >
+                                                    <span class="token">{w.token.clone()}</span>
+                                                    <span class="name">{format!("{} {}", w.nombre, w.apellido)}</span>
+                                                </button>
+                                            }
+                                        })
+                                        .collect_view()
+                                }}
+                            </div>
+                            <Field id="cfg-supervisor-pin" label="PIN del supervisor que autoriza" hint="••••" value=boss_pin secret=true/>
+                        </div>
+                    }
+                })}
             <div class="choice-grid">
                 <button
                     class="card choice-card"
@@ -176,7 +241,13 @@ pub fn Configuracion() -> impl IntoView {
                                     </div>
                                     <div>
                                         <Field id="cfg-equipo" label="Nombre del equipo" hint="Tablet ARM 1" value=equipo/>
-                                        <Field id="cfg-pin" label="PIN de supervisor (4 dígitos o más)" hint="••••" value=pin secret=true/>
+                                        <Field
+                                            id="cfg-pin"
+                                            label=if reconfig { "Nuevo PIN de supervisor (vacío: se mantiene el actual)" } else { "PIN de supervisor (4 dígitos o más)" }
+                                            hint="••••"
+                                            value=pin
+                                            secret=true
+                                        />
                                         <Field id="cfg-pin2" label="Repita el PIN" hint="••••" value=pin2 secret=true/>
                                     </div>
                                 </div>
@@ -256,7 +327,10 @@ pub fn Configuracion() -> impl IntoView {
                     .then(|| {
                         view! {
                             <footer class="footer">
-                                <button class="btn btn-secondary" id="volver" on:click=move |_| st.go(Screen::Operacion)>
+                                <button class="btn btn-secondary" id="volver" on:click=move |_| {
+                                    // Back where the screen was opened from: the desk, or the start.
+                                    st.go(if st.supervisor.get_untracked().is_some() { Screen::Supervisor } else { Screen::Operacion })
+                                }>
                                     "VOLVER"
                                 </button>
                             </footer>

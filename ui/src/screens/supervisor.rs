@@ -6,8 +6,8 @@
 
 use leptos::prelude::*;
 use zeues_sync::api::{
-    ActionOutcome, ApiError, ConflictDecision, ConflictMetrics, ConflictView, ExportRequest,
-    ExportResult, ForAction, Periodo, PinAttempt, SpoolList, SpoolQuery, SpoolView,
+    ActionOutcome, ApiError, AppMode, ConflictDecision, ConflictMetrics, ConflictView,
+    ExportRequest, ExportResult, ForAction, Periodo, PinAttempt, SpoolList, SpoolQuery, SpoolView,
     SupervisorRequest, SyncHealth, HOT_SPOT_THRESHOLD,
 };
 use zeues_sync::domain::Intent;
@@ -241,6 +241,17 @@ pub fn Supervisor() -> impl IntoView {
                     }
                     on:keydown=on_enter
                 />
+                // A plant device is reconfigured from here: the screen takes this supervisor.
+                {move || {
+                    (st.mode.get() == Some(AppMode::Planta))
+                        .then(|| {
+                            view! {
+                                <button class="btn btn-ghost" id="supervisor-configurar" on:click=move |_| st.go(Screen::Configuracion)>
+                                    "CONFIGURAR EQUIPO"
+                                </button>
+                            }
+                        })
+                }}
                 <button class="btn btn-secondary" id="supervisor-salir" on:click=move |_| st.reset()>
                     "SALIR"
                 </button>
