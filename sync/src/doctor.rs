@@ -27,12 +27,13 @@ use crate::ports::sheets::{GoogleSheets, SheetsConfig};
 use crate::ports::{CoordError, QuotaKind, Workbook, WorkbookError};
 
 /// Every check id, in the order they are reported.
-pub const ALL_CHECKS: [&str; 13] = [
+pub const ALL_CHECKS: [&str; 14] = [
     "config",
     "key_file",
     "token",
     "spreadsheet",
     "tabs",
+    "writer",
     "columns",
     "app_columns",
     "redis",
@@ -189,6 +190,9 @@ fn workbook_fix(e: &WorkbookError, email: &str, id: &str) -> String {
         WorkbookError::Schema(_) | WorkbookError::Rejected(_) => {
             "Revise la planilla: Google rechazó la lectura.".into()
         }
+        WorkbookError::WriterLost(_) => {
+            "Sin Redis solo un equipo escribe en la planilla: cierre ZEUES en el otro equipo o configure Redis.".into()
+        }
     }
 }
 
@@ -289,7 +293,12 @@ pub async fn run(input: &DoctorInput, clock: &dyn Clock) -> DoctorReport {
     };
     if config_ok {
         if let Some(plant) = &input.plant {
-            sheets_checks(plant, &input.limits, &mut checks).await;
+            let me = input
+                .device_db
+                .as_deref()
+                .and_then(|db| crate::store::inspect::inspect(db).ok())
+                .and_then(|i| i.device_id);
+            sheets_checks(plant, me.as_deref(), &input.limits, clock, &mut checks).await;
             redis_checks(plant, &input.limits, clock, &mut checks).await;
         }
     }
@@ -308,7 +317,13 @@ pub fn omitted(report: &DoctorReport) -> Vec<&'static str> {
         .collect()
 }
 
-async fn sheets_checks(plant: &PlantTarget, limits: &Limits, checks: &mut Vec<DoctorCheck>) {
+async fn sheets_checks(
+    plant: &PlantTarget,
+    me: Option<&str>,
+    limits: &Limits,
+    clock: &dyn Clock,
+    checks: &mut Vec<DoctorCheck>,
+) {
     // Key file: exists, private, parses.
     const KEY: &str = "Clave de la cuenta de servicio";
     let key = match read_key_file(&plant.key_file) {
@@ -463,6 +478,8 @@ async fn sheets_checks(plant: &PlantTarget, limits: &Limits, checks: &mut Vec<Do
         ));
     }
 
+    writer_check(&gs, plant, me, clock.now(), &email, checks).await;
+
     // Critical columns of each present tab, found by header name.
     const COLS: &str = "Columnas críticas";
     let mut absent: Vec<String> = Vec::new();
@@ -541,6 +558,77 @@ async fn sheets_checks(plant: &PlantTarget, limits: &Limits, checks: &mut Vec<Do
     }
 }
 
+/// Plants without Redis: exactly one device writes the spreadsheet (its lease tab). A second
+/// device, or a Redis fleet sharing the sheet with such a writer, is red.
+async fn writer_check(
+    gs: &GoogleSheets,
+    plant: &PlantTarget,
+    me: Option<&str>,
+    now: DateTime<Utc>,
+    email: &str,
+    checks: &mut Vec<DoctorCheck>,
+) {
+    const WRITER: &str = "Equipo escritor (sin Redis)";
+    let lease = match gs.writer_lease().await {
+        Ok(l) => l,
+        Err(e) => {
+            let fix = workbook_fix(&e, email, &plant.spreadsheet_id);
+            checks.push(red("writer", WRITER, e.to_string(), fix));
+            return;
+        }
+    };
+    let fmt =
+        |t: DateTime<Utc>| crate::domain::time::fmt_datetime(crate::domain::time::santiago(t));
+    match lease {
+        None if plant.redis.is_none() => checks.push(green(
+            "writer",
+            WRITER,
+            "Ningún equipo registrado: el primero que escriba queda como el único escritor de la planilla",
+        )),
+        None => checks.push(green(
+            "writer",
+            WRITER,
+            "Con Redis: ningún equipo sin Redis escribe esta planilla",
+        )),
+        Some(l) if plant.redis.is_none() && Some(l.device_id.as_str()) == me => checks.push(green(
+            "writer",
+            WRITER,
+            format!("Este equipo («{}») es el escritor de la planilla desde {}", l.name, fmt(l.since)),
+        )),
+        Some(l) if now - l.heartbeat >= crate::engine::writer::STALE && plant.redis.is_none() => {
+            checks.push(green(
+                "writer",
+                WRITER,
+                format!(
+                    "«{}» figura como escritor pero no da señal desde {}: este equipo tomará el rol al escribir",
+                    l.name,
+                    fmt(l.heartbeat)
+                ),
+            ))
+        }
+        Some(l) if plant.redis.is_none() => checks.push(red(
+            "writer",
+            WRITER,
+            format!(
+                "La planilla ya tiene escritor sin Redis: «{}» (última señal {}). Este equipo no enviará nada.",
+                l.name,
+                fmt(l.heartbeat)
+            ),
+            "Sin Redis solo un equipo puede escribir en la planilla. Use ese equipo; o ciérrelo (libera el rol al cerrar, o tras 10 min sin señal) para que este lo tome; o configure Redis en todos los equipos para trabajar con varios.",
+        )),
+        Some(l) => checks.push(red(
+            "writer",
+            WRITER,
+            format!(
+                "Un equipo sin Redis («{}», última señal {}) escribe esta planilla, que también usa este equipo con Redis: dos formas de escribir a la vez no son seguras.",
+                l.name,
+                fmt(l.heartbeat)
+            ),
+            "Configure Redis también en ese equipo (o ciérrelo) y luego borre la pestaña oculta ZEUES_ESCRITOR de la planilla.",
+        )),
+    }
+}
+
 async fn redis_checks(
     plant: &PlantTarget,
     limits: &Limits,
@@ -553,7 +641,7 @@ async fn redis_checks(
         checks.push(green(
             "redis",
             REDIS,
-            "Sin Redis: modo solo Sheets (cada escritura se protege con la versión de la fila; sin bloqueos compartidos ni aviso instantáneo entre equipos)",
+            "Sin Redis: modo solo Sheets — un único equipo escribe en la planilla (el registrado como escritor); los demás no envían nada",
         ));
         if !checks.iter().any(|c| c.id == "quota") {
             checks.push(green(

@@ -331,6 +331,7 @@ pub async fn apply(
     let then = WriteBatch {
         updates: plan.init.clone(),
         appends: vec![audit],
+        fence: None,
     };
     match wb.add_columns(&add, &then).await {
         Ok(()) => {}
@@ -484,6 +485,7 @@ pub async fn rollback(
     let then = WriteBatch {
         updates: Vec::new(),
         appends: vec![audit],
+        fence: None,
     };
     wb.truncate_columns(&b.tab, b.shape.columns, &then).await?;
     Ok(Outcome::RolledBack { dropped: extra })

@@ -237,6 +237,7 @@ impl Zeues {
             config: EngineConfig {
                 mode: "plant",
                 jitter_seed: rand::random(),
+                single_writer: cfg.redis.is_none(),
                 ..EngineConfig::default()
             },
             data_dir: data_dir.to_path_buf(),
@@ -482,6 +483,9 @@ impl Zeues {
     /// A tap: validated locally and written (replica + outbox, one transaction) at once; the
     /// engine applies it when it can. Each spool of a batch gets its own outcome.
     pub fn execute(&self, req: ActionRequest) -> Result<ActionOutcome, ApiError> {
+        if let Some((code, message)) = self.engine.writer_refusal() {
+            return Err(ApiError::new(&code, message));
+        }
         let worker = self.worker(req.worker_id)?;
         let supervisor_verified = if req.intent.needs_supervisor() {
             if !worker.has(crate::domain::Rol::Supervisor) {

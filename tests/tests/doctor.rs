@@ -524,3 +524,49 @@ async fn google_out_of_quota_turns_the_quota_line_red() {
     );
     assert!(check(&r, "token").ok, "the token was fine");
 }
+
+/// Without Redis only one device writes a spreadsheet: a second device's doctor is red and
+/// names the registered writer; the writer's own doctor (same device id) is green; a Redis
+/// fleet sharing the sheet with such a writer is red too.
+#[tokio::test]
+async fn a_second_sheets_only_device_is_red_and_names_the_writer() {
+    use zeues_sync::ports::{Workbook, WriterLease};
+    let rig = Rig::start().await;
+    rig.seed(demo_plant(5));
+    let now = chrono::Utc::now();
+    let lease = WriterLease {
+        sheet_id: 4_242_424,
+        device_id: "tablet-escritora".into(),
+        name: "tablet-07".into(),
+        since: now,
+        heartbeat: now,
+    };
+    assert!(rig.client().await.claim_writer(&lease, None).await.unwrap());
+    let r = run(&rig, None).await;
+    assert_eq!(red_ids(&r), vec!["writer"], "{r:#?}");
+    let c = check(&r, "writer");
+    assert!(c.detail.contains("tablet-07"), "{}", c.detail);
+    assert!(c.fix.as_deref().unwrap().contains("solo un equipo"));
+
+    // The same check from the writer itself is green.
+    let db = rig.dir.path().join("escritora.db");
+    drop(zeues_sync::store::Store::open_as(&db, Some("tablet-escritora")).unwrap());
+    let input = DoctorInput {
+        config: ConfigState::Valid {
+            detail: "prueba".into(),
+        },
+        plant: Some(target(&rig, None)),
+        device_db: Some(db),
+        limits: Limits {
+            timeout: Duration::from_secs(5),
+            ..Limits::default()
+        },
+    };
+    let mine = doctor::run(&input, &SystemClock).await;
+    assert!(check(&mine, "writer").ok, "{mine:#?}");
+
+    // A Redis fleet on the same spreadsheet: red.
+    let redis = RedisServer::start().unwrap();
+    let r = run(&rig, Some(redis_single(&redis.url()))).await;
+    assert!(red_ids(&r).contains(&"writer"), "{r:#?}");
+}

@@ -37,6 +37,7 @@ async fn edit_sheet(plant: &Plant, tag: &str, col: Col, value: CellValue) {
                 cells: vec![(layout.col(col).unwrap(), value)],
             }],
             appends: Vec::new(),
+            fence: None,
         })
         .await
         .unwrap();
@@ -151,6 +152,7 @@ async fn dead_leader_is_replaced_within_one_lease_period() {
                 cells: vec![(layout.col(Col::Nv).unwrap(), CellValue::text("NV-A-MANO"))],
             }],
             appends: Vec::new(),
+            fence: None,
         })
         .await
         .unwrap();

@@ -423,6 +423,7 @@ async fn sheet_titles_with_apostrophes_are_quoted_for_reads_and_addressed_by_id_
             cells: vec![(1, CellValue::Number(11.0))],
         }],
         appends: vec![],
+        fence: None,
     })
     .await
     .unwrap();
@@ -474,6 +475,7 @@ async fn a_hundred_thousand_row_operaciones_reads_whole_and_takes_a_write_at_its
             cells: vec![(v, CellValue::Text("cmd-last".into()))],
         }],
         appends: vec![],
+        fence: None,
     })
     .await
     .unwrap();

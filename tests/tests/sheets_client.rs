@@ -141,6 +141,7 @@ async fn one_batch_update_per_batch_with_typed_cells_that_never_become_formulas(
                 cells: vec![CellValue::Text("cmd-2".into())],
             },
         ],
+        fence: None,
     };
     wb.write(&batch).await.unwrap();
     assert_eq!(rig.emu.api_calls(), 1, "{:?}", rig.emu.counts());
@@ -253,6 +254,7 @@ async fn quota_429_is_retried_with_backoff_then_reported() {
             tab: METADATA.into(),
             cells: vec![CellValue::Text("x".into())],
         }],
+        fence: None,
     };
     let e = wb.write(&batch).await.unwrap_err();
     assert!(matches!(e, WorkbookError::Quota(_)), "{e}");
@@ -270,6 +272,7 @@ fn one_append(id: &str) -> WriteBatch {
             tab: METADATA.into(),
             cells: vec![CellValue::Text(id.into())],
         }],
+        fence: None,
     }
 }
 
@@ -434,6 +437,7 @@ async fn writes_past_the_grid_grow_it_in_the_same_call() {
             cells: vec![(col(Col::TagSpool), CellValue::Text("T-005".into()))],
         }],
         appends: vec![],
+        fence: None,
     };
     wb.write(&batch).await.unwrap();
     assert_eq!(rig.emu.api_calls(), 1);

@@ -84,6 +84,7 @@ fn kind(e: &WorkbookError) -> &'static str {
         WorkbookError::Denied(_) => "Denied",
         WorkbookError::NotFound(_) => "NotFound",
         WorkbookError::Rejected(_) => "Rejected",
+        WorkbookError::WriterLost(_) => "WriterLost",
     }
 }
 

@@ -33,6 +33,7 @@ pub const ERROR_CODES: [&str; 39] = [
     "SIN_PERMISO",
     "PLANILLA_NO_ENCONTRADA",
     "SOLICITUD_RECHAZADA",
+    "ESCRITOR_OCUPADO",
     // Supervisor
     "PIN_INCORRECTO",
     "PIN_BLOQUEADO",
@@ -80,6 +81,7 @@ pub fn error_title(code: &str) -> &'static str {
         "TAG_INVALIDO" => "TAG inválido",
         "LOTE_INVALIDO" => "Selección inválida",
         "SIN_PERMISO" => "ZEUES no tiene permiso sobre la planilla",
+        "ESCRITOR_OCUPADO" => "Otro equipo es el que escribe en esta planilla",
         "PLANILLA_NO_ENCONTRADA" => "No se encontró la planilla",
         "SOLICITUD_RECHAZADA" => "Google Sheets rechazó el cambio",
         "ERROR_IPC" => "La ventana no pudo comunicarse con la aplicación",
@@ -128,6 +130,7 @@ pub fn error_action(code: &str) -> &'static str {
         "SIN_PERMISO" => "Comparta la planilla con el correo de la cuenta de servicio, como Editor, y pruebe de nuevo. Mientras tanto todo queda guardado en este equipo.",
         "PLANILLA_NO_ENCONTRADA" => "Revise el ID de la planilla (lo que va entre /d/ y /edit en su dirección) y que no la hayan borrado o movido.",
         "SOLICITUD_RECHAZADA" => "Avise a soporte con la hora y el mensaje. Lo hecho en este equipo no se pierde.",
+        "ESCRITOR_OCUPADO" => "Sin Redis solo un equipo registra acciones: use el equipo indicado, o pida a TI configurar Redis. Lo ya guardado aquí espera y no se pierde.",
         "PIN_INCORRECTO" => "Escriba el PIN otra vez con cuidado.",
         "PIN_BLOQUEADO" => "Espere unos minutos o pida a otro supervisor que entre.",
         "PIN_NO_CONFIGURADO" => "TI fija el PIN con «echo NNNN | zeues pin» en este equipo, con ZEUES cerrado.",

@@ -493,6 +493,15 @@ impl Engine {
             tracing::info!(tag = %row.tag, "el desbloqueo manual ya estaba auditado");
             return Ok(false);
         }
+        let fence = if self.config.single_writer {
+            match self.writer_fence().await? {
+                Some(f) => Some(f),
+                // Another device writes this spreadsheet: it audits what it sees.
+                None => return Ok(false),
+            }
+        } else {
+            None
+        };
         self.write_budget(cfg).await?;
         self.workbook
             .write(&WriteBatch {
@@ -501,6 +510,7 @@ impl Engine {
                     tab: crate::domain::sheet::METADATA.into(),
                     cells: event.to_row(&cache.metadata),
                 }],
+                fence,
             })
             .await?;
         tracing::warn!(tag = %row.tag, "spool desbloqueado a mano en la planilla; SUPERVISOR_OVERRIDE registrado");

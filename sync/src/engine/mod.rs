@@ -13,6 +13,7 @@ mod presence;
 mod probe;
 mod pull;
 mod push;
+pub mod writer;
 
 pub use follow::FollowConfig;
 pub use leader::{LeaderConfig, LeaderDuties, LeaderError, TickReport};
@@ -79,6 +80,9 @@ pub struct EngineConfig {
     pub jitter_seed: u64,
     /// "standalone" or "plant": shown in the status.
     pub mode: &'static str,
+    /// A plant without Redis: this device writes only while it holds the spreadsheet's writer
+    /// lease (see `engine::writer`).
+    pub single_writer: bool,
 }
 
 impl Default for EngineConfig {
@@ -92,6 +96,7 @@ impl Default for EngineConfig {
             idle: Duration::from_secs(5),
             jitter_seed: 0x5eed,
             mode: "standalone",
+            single_writer: false,
         }
     }
 }
@@ -120,13 +125,15 @@ impl PlantCache {
 }
 
 #[derive(Debug, Clone, Default)]
-struct Health {
+pub(crate) struct Health {
     last_sync: Option<DateTime<Utc>>,
     last_error: Option<String>,
     reachable: bool,
     /// The coordinator (Redis) answered the last time it was asked.
     coord_reachable: bool,
     coord_error: Option<String>,
+    /// Set while another device is the spreadsheet's writer (plants without Redis).
+    writer_error: Option<String>,
 }
 
 pub struct Engine {
@@ -150,6 +157,7 @@ pub struct Engine {
     /// Commands whose TAG the row index lacked and for which it was read again since: still
     /// missing then, the sheet does not have the spool (a final conflict).
     index_reread_for: Mutex<std::collections::HashSet<String>>,
+    pub(crate) writer: Mutex<writer::WriterState>,
 }
 
 impl Engine {
@@ -183,6 +191,7 @@ impl Engine {
             rounds: watch::channel(0).0,
             audit_import: tokio::sync::Mutex::new(()),
             index_reread_for: Mutex::new(std::collections::HashSet::new()),
+            writer: Mutex::new(writer::WriterState::default()),
         })
     }
 
@@ -248,6 +257,9 @@ impl Engine {
                 _ = stop.changed() => {}
             }
         }
+        if self.config.single_writer {
+            self.release_writer_role().await;
+        }
         tracing::info!("motor de sincronización detenido");
     }
 
@@ -297,7 +309,7 @@ impl Engine {
 
     /// Updates the health record; when what can be reached changed (Sheets, Redis), the UI's
     /// sync badge hears it at once (`SyncChanged`) instead of at the next applied command.
-    fn update_health(&self, f: impl FnOnce(&mut Health)) {
+    pub(crate) fn update_health(&self, f: impl FnOnce(&mut Health)) {
         let changed = {
             let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
             let before = (h.reachable, h.coord_reachable);
@@ -373,7 +385,7 @@ impl Engine {
             last_sync: h
                 .last_sync
                 .map(|t| crate::domain::time::fmt_datetime(crate::domain::time::santiago(t))),
-            last_error: h.last_error.or(h.coord_error),
+            last_error: h.writer_error.or(h.last_error).or(h.coord_error),
             device_id: self.store.device_id().to_string(),
         }
     }

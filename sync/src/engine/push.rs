@@ -504,6 +504,19 @@ impl Engine {
 
     /// One round. Returns how many commands reached a final state (applied or conflict).
     pub async fn push_once(&self) -> Result<usize, EngineError> {
+        // Without Redis only the spreadsheet's registered writer writes (engine::writer).
+        let fence = if self.config.single_writer {
+            match self.writer_fence().await {
+                Ok(Some(f)) => Some(f),
+                Ok(None) => return Ok(0),
+                Err(e) => {
+                    self.note_error(&e);
+                    return Ok(0);
+                }
+            }
+        } else {
+            None
+        };
         let now = self.clock.now();
         let cmds = self.store.ready_commands(now, self.config.batch_size)?;
         let pending_audits = PendingAudits {
@@ -593,7 +606,7 @@ impl Engine {
         }
         // The row mutexes are renewed while the round runs (quota waits, a slow Sheets call),
         // so they outlive it only by their own expiry if this device dies.
-        let round = self.push_locked(work, decisions, &cache, pending_audits, audit_known);
+        let round = self.push_locked(work, decisions, &cache, pending_audits, audit_known, fence);
         tokio::pin!(round);
         let every = (self.config.row_lock_ttl / 3).max(std::time::Duration::from_millis(100));
         let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -619,6 +632,7 @@ impl Engine {
         cache: &PlantCache,
         pending_audits: PendingAudits,
         audit_known: bool,
+        fence: Option<crate::ports::WriterFence>,
     ) -> Result<usize, EngineError> {
         if !work.is_empty() {
             // Every Sheets call takes a token from the fleet's shared bucket first.
@@ -854,6 +868,7 @@ impl Engine {
                 }
                 return Ok(finished);
             }
+            batch.fence = fence;
             let in_flight: Vec<String> = applied.iter().map(|(c, _)| c.id.clone()).collect();
             self.store.mark_in_flight(&in_flight, true)?;
             super::failpoint::hit_on(self.store.device_id(), "push.before_write");
@@ -869,6 +884,9 @@ impl Engine {
                 };
             if let Err(e) = written {
                 self.note_error(&e);
+                if matches!(e, WorkbookError::WriterLost(_)) {
+                    self.writer_lost();
+                }
                 if !matches!(e, WorkbookError::OutcomeUnknown(_)) {
                     // It certainly did not land: no need to search the audit log next time.
                     let sure: Vec<String> = applied

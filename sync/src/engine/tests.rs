@@ -303,6 +303,7 @@ async fn landed_command_is_recognised_from_the_audit_log_after_the_row_moved_on(
                 cells,
             }],
             appends: vec![],
+            fence: None,
         })
         .await
         .unwrap();
@@ -392,6 +393,7 @@ async fn someone_else_took_the_spool_first_is_a_conflict_naming_them() {
                 cells: layout.encode(&t.changes).unwrap(),
             }],
             appends: vec![],
+            fence: None,
         })
         .await
         .unwrap();
@@ -451,6 +453,7 @@ async fn still_valid_intent_is_rebased_onto_a_newer_row() {
                     .unwrap(),
             }],
             appends: vec![],
+            fence: None,
         })
         .await
         .unwrap();
@@ -554,6 +557,7 @@ async fn a_conflicto_row_whose_write_outcome_was_lost_is_not_appended_twice() {
                 cells,
             }],
             appends: vec![],
+            fence: None,
         })
         .await
         .unwrap();
@@ -757,6 +761,7 @@ impl Rig {
                     tab: "Operaciones".into(),
                     cells,
                 }],
+                fence: None,
             })
             .await
             .unwrap();

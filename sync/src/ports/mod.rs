@@ -38,6 +38,10 @@ pub enum WorkbookError {
     NotFound(String),
     #[error("la planilla rechazó la solicitud: {0}")]
     Rejected(String),
+    /// A write carried this device's writer fence and the sheet no longer has its lease tab:
+    /// another device took the writer role (nothing of the write landed).
+    #[error("otro equipo tomó el rol de escritor de la planilla: {0}")]
+    WriterLost(String),
 }
 
 impl WorkbookError {
@@ -59,6 +63,7 @@ impl WorkbookError {
             WorkbookError::Denied(_) => "SIN_PERMISO",
             WorkbookError::NotFound(_) => "PLANILLA_NO_ENCONTRADA",
             WorkbookError::Rejected(_) => "SOLICITUD_RECHAZADA",
+            WorkbookError::WriterLost(_) => "ESCRITOR_OCUPADO",
         }
     }
 }
@@ -90,12 +95,41 @@ pub struct Append {
 pub struct WriteBatch {
     pub updates: Vec<RowUpdate>,
     pub appends: Vec<Append>,
+    /// Plants without Redis: the writer's lease, renewed in the same atomic call. If the lease
+    /// is gone (another device took the role), the whole write is refused.
+    #[serde(default)]
+    pub fence: Option<WriterFence>,
 }
 
 impl WriteBatch {
     pub fn is_empty(&self) -> bool {
-        self.updates.is_empty() && self.appends.is_empty()
+        self.updates.is_empty() && self.appends.is_empty() && self.fence.is_none()
     }
+}
+
+/// The hidden tab that names a spreadsheet's only writer when there is no Redis: Google
+/// Sheets refuses to create a second tab with the same title, so registering is a real
+/// create-if-absent; taking over a silent writer deletes its tab by id in the same call that
+/// creates the new one (it fails if someone else already did).
+pub const WRITER_TAB: &str = "ZEUES_ESCRITOR";
+
+/// Who writes this spreadsheet (plants without Redis).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriterLease {
+    /// The lease tab's sheetId: the fence every write carries.
+    pub sheet_id: i64,
+    pub device_id: String,
+    pub name: String,
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// Renewed by every write (and on a timer while idle).
+    pub heartbeat: chrono::DateTime<chrono::Utc>,
+}
+
+/// The writer's fence: its lease tab, and the heartbeat written there with the batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriterFence {
+    pub sheet_id: i64,
+    pub heartbeat: chrono::DateTime<chrono::Utc>,
 }
 
 /// Size of a tab's grid, header row included.
@@ -153,6 +187,27 @@ pub trait Workbook: Send + Sync {
     /// row), all in one atomic call. Refused when the tab no longer has `add.at` columns.
     async fn add_columns(&self, add: &AddColumns, _then: &WriteBatch) -> Result<(), WorkbookError> {
         Err(schema_unsupported(&add.tab))
+    }
+
+    /// The registered writer (plants without Redis), if any.
+    async fn writer_lease(&self) -> Result<Option<WriterLease>, WorkbookError> {
+        Err(schema_unsupported(WRITER_TAB))
+    }
+
+    /// Registers `me` as the only writer, atomically: creates the lease tab with `me.sheet_id`
+    /// (and, taking over a silent writer, deletes its tab `replacing` in the same call).
+    /// `Ok(false)` when another device got there first.
+    async fn claim_writer(
+        &self,
+        _me: &WriterLease,
+        _replacing: Option<i64>,
+    ) -> Result<bool, WorkbookError> {
+        Err(schema_unsupported(WRITER_TAB))
+    }
+
+    /// Gives the role up (deletes the lease tab, if it is still this one).
+    async fn release_writer(&self, _sheet_id: i64) -> Result<(), WorkbookError> {
+        Err(schema_unsupported(WRITER_TAB))
     }
 
     /// Shrinks a tab back to `columns` columns, dropping everything beyond (rollback), and

@@ -212,6 +212,7 @@ async fn edit_plant_row(
             cells: layout.encode(cells).unwrap(),
         }],
         appends: vec![],
+        fence: None,
     })
     .await
     .unwrap();

@@ -95,6 +95,16 @@ impl PlantRig {
         Ok((s, r, route))
     }
 
+    /// The product's Google Sheets client on the rig's spreadsheet (what another device or an
+    /// IT tool would use).
+    pub async fn client(&self) -> Result<GoogleSheets, String> {
+        let mut cfg = SheetsConfig::new(BOOK);
+        cfg.base_url = self.emu.base_url().to_string();
+        GoogleSheets::connect(cfg, Credentials::ServiceAccountFile(self.key.clone()))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// A plant device named `name` (its folder under the rig's).
     pub async fn device(&self, name: &str, route: &Route) -> Result<Arc<Zeues>, String> {
         let mut rcfg = RedisConfig::single(&route.redis_url);
@@ -115,7 +125,7 @@ impl PlantRig {
         route: &Route,
     ) -> Result<Arc<Zeues>, String> {
         let coord = zeues_sync::ports::InProcessCoordinator::new();
-        self.device_with(name, &route.sheets_url, Arc::new(coord))
+        self.device_in_mode(name, &route.sheets_url, Arc::new(coord), true)
             .await
     }
 
@@ -124,6 +134,19 @@ impl PlantRig {
         name: &str,
         sheets_url: &str,
         coordinator: Arc<dyn zeues_sync::ports::Coordinator>,
+    ) -> Result<Arc<Zeues>, String> {
+        self.device_in_mode(name, sheets_url, coordinator, false)
+            .await
+    }
+
+    /// `single_writer`: the device writes only while it is the spreadsheet's registered
+    /// writer (a plant without Redis, as `Zeues::open_plant` configures it).
+    async fn device_in_mode(
+        &self,
+        name: &str,
+        sheets_url: &str,
+        coordinator: Arc<dyn zeues_sync::ports::Coordinator>,
+        single_writer: bool,
     ) -> Result<Arc<Zeues>, String> {
         let dir = self.dir.path().join(name);
         let (store, _) = Store::open(&dir.join("zeues.db")).map_err(|e| e.to_string())?;
@@ -143,6 +166,7 @@ impl PlantRig {
             config: EngineConfig {
                 mode: "plant",
                 idle: Duration::from_millis(500),
+                single_writer,
                 ..EngineConfig::default()
             },
             data_dir: dir,

@@ -92,6 +92,7 @@ impl Rig {
                     cells: vec![(layout.col(col).unwrap(), value)],
                 }],
                 appends: Vec::new(),
+                fence: None,
             })
             .await
             .unwrap();

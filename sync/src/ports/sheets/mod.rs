@@ -36,6 +36,7 @@ use self::auth::{AuthSetupError, Credentials, TokenSource};
 use self::wire::{BatchGet, Spreadsheet, SPREADSHEET_FIELDS};
 use super::{
     AddColumns, Append, RowUpdate, RowsRead, TabShape, Workbook, WorkbookError, WriteBatch,
+    WriterLease, WRITER_TAB,
 };
 use crate::domain::audit::METADATA_HEADERS;
 use crate::domain::header::{normalize_header, ColumnMap};
@@ -556,6 +557,14 @@ impl GoogleSheets {
     ) -> Result<(Vec<Value>, Vec<Growth>), WorkbookError> {
         let mut requests: Vec<Value> = Vec::new();
         let mut growth: Vec<Growth> = Vec::new();
+        if let Some(f) = &batch.fence {
+            // First, so a lost lease fails the whole call before anything else is checked.
+            requests.push(lease_cells(
+                f.sheet_id,
+                LEASE_HEARTBEAT_ROW,
+                &[&stamp(f.heartbeat)],
+            ));
+        }
         // Group updates by sheet, keeping their order within each sheet.
         let mut order: Vec<i64> = Vec::new();
         let mut by_sheet: HashMap<i64, (SheetMeta, Vec<&RowUpdate>)> = HashMap::new();
@@ -655,6 +664,32 @@ impl GoogleSheets {
             None => self.fetch_sheets().await,
         }
     }
+}
+
+/// The lease tab's rows: key in column A, value in B.
+const LEASE_KEYS: [&str; 5] = ["equipo", "nombre", "desde", "latido", "nota"];
+const LEASE_ROWS: u32 = LEASE_KEYS.len() as u32;
+/// 0-based row of the heartbeat.
+const LEASE_HEARTBEAT_ROW: u32 = 3;
+const LEASE_NOTE: &str = "Sin Redis, solo este equipo escribe en la planilla (ZEUES). No edite esta hoja; bórrela solo si ese equipo ya no existe.";
+
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Plain strings into the lease tab (never formulas: `stringValue`), from `row` (0-based),
+/// column B when one value, A–B when two.
+fn lease_cells(sheet_id: i64, row: u32, values: &[&str]) -> Value {
+    let col = if values.len() == 1 { 1 } else { 0 };
+    let cells: Vec<Value> = values
+        .iter()
+        .map(|v| json!({"userEnteredValue": {"stringValue": v}}))
+        .collect();
+    json!({"updateCells": {
+        "start": {"sheetId": sheet_id, "rowIndex": row, "columnIndex": col},
+        "rows": [{"values": cells}],
+        "fields": "userEnteredValue",
+    }})
 }
 
 /// Rows and columns a write added to a sheet: `(sheetId, rows, columns)`.
@@ -876,6 +911,13 @@ impl Workbook for GoogleSheets {
                     self.note_growth(&growth);
                     return Ok(());
                 }
+                Err(WorkbookError::Rejected(m))
+                    if batch.fence.as_ref().is_some_and(|f| {
+                        m.contains(&format!("No grid with id: {}", f.sheet_id))
+                    }) =>
+                {
+                    return Err(WorkbookError::WriterLost(m));
+                }
                 // Our grid sizes were stale (someone deleted rows): nothing was applied (the
                 // whole request is validated first); re-read them and try once more.
                 Err(e) if !fresh && is_grid_limit(&e) => {
@@ -887,6 +929,90 @@ impl Workbook for GoogleSheets {
         Err(WorkbookError::Rejected(
             "la escritura excede el tamaño de la hoja".into(),
         ))
+    }
+
+    async fn writer_lease(&self) -> Result<Option<WriterLease>, WorkbookError> {
+        let list = self.fetch_sheets().await?;
+        let Some(m) = list.iter().find(|m| m.title == WRITER_TAB) else {
+            return Ok(None);
+        };
+        let got = self
+            .batch_get(&[A1Range::block(&m.title, 0, 1, 1, LEASE_ROWS)])
+            .await?;
+        let values = got.into_iter().next().map(|v| v.values).unwrap_or_default();
+        let field = |key: &str| -> Option<String> {
+            values.iter().find_map(|row| {
+                let cells = wire::raw_row(row);
+                (cells.first().map(RawCell::shown).as_deref() == Some(key))
+                    .then(|| cells.get(1).map(RawCell::shown))
+                    .flatten()
+            })
+        };
+        let when = |key: &str| {
+            field(key)
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc))
+        };
+        Ok(Some(WriterLease {
+            sheet_id: m.sheet_id,
+            device_id: field(LEASE_KEYS[0]).unwrap_or_default(),
+            name: field(LEASE_KEYS[1]).unwrap_or_default(),
+            // A tab without readable times (edited by hand) counts as silent long ago.
+            since: when(LEASE_KEYS[2]).unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+            heartbeat: when(LEASE_KEYS[3]).unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+        }))
+    }
+
+    async fn claim_writer(
+        &self,
+        me: &WriterLease,
+        replacing: Option<i64>,
+    ) -> Result<bool, WorkbookError> {
+        let mut requests = Vec::new();
+        if let Some(old) = replacing {
+            requests.push(json!({"deleteSheet": {"sheetId": old}}));
+        }
+        requests.push(json!({"addSheet": {"properties": {
+            "sheetId": me.sheet_id,
+            "title": WRITER_TAB,
+            "hidden": true,
+            "gridProperties": {"rowCount": LEASE_ROWS, "columnCount": 2},
+        }}}));
+        let values = [
+            me.device_id.clone(),
+            me.name.clone(),
+            stamp(me.since),
+            stamp(me.heartbeat),
+            LEASE_NOTE.to_string(),
+        ];
+        for (i, (key, value)) in LEASE_KEYS.iter().zip(values.iter()).enumerate() {
+            requests.push(lease_cells(me.sheet_id, i as u32, &[key, value]));
+        }
+        let done = self.batch_update(&requests).await;
+        self.cache().sheets = None;
+        match done {
+            Ok(()) => Ok(true),
+            // Someone registered first, or already replaced the silent writer.
+            Err(WorkbookError::Rejected(m))
+                if m.contains("already exists")
+                    || replacing.is_some_and(|old| m.contains(&old.to_string())) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn release_writer(&self, sheet_id: i64) -> Result<(), WorkbookError> {
+        let done = self
+            .batch_update(&[json!({"deleteSheet": {"sheetId": sheet_id}})])
+            .await;
+        self.cache().sheets = None;
+        match done {
+            // Already gone: nothing to give up.
+            Err(WorkbookError::Rejected(m)) if m.contains(&sheet_id.to_string()) => Ok(()),
+            other => other,
+        }
     }
 
     async fn tab_shape(&self, tab: &str) -> Result<TabShape, WorkbookError> {
