@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use zeues_sync::api::{ActionRequest, ForAction, SpoolQuery};
-use zeues_sync::ports::redis::{QuotaConfig as Budget, RateLimit};
+use zeues_sync::ports::redis::{QuotaConfig as Budget, RateLimit, RedisCoordinator};
+use zeues_sync::ports::{Coordinator, QuotaGrant, QuotaKind, QuotaTaker};
 use zeues_tests::emulator::QuotaConfig;
 use zeues_tests::plant::rig::PlantRig;
 use zeues_tests::redis_server::fleet::{
@@ -409,4 +410,124 @@ async fn several_tokens_are_taken_together_or_not_at_all() {
         coord.take_quotas(QuotaKind::Read, 2).await.unwrap(),
         QuotaGrant::Granted
     );
+}
+
+/// Two devices on one budget: the read bucket refills one token every 133 ms (15 per 2 s after
+/// a burst of 5), starting empty.
+async fn two_takers(redis: &RedisServer) -> (RedisCoordinator, RedisCoordinator) {
+    let mut cfg = redis_config(&redis.url());
+    cfg.quota.reads = RateLimit {
+        limit: 20,
+        window: Duration::from_secs(2),
+        burst: 5,
+    };
+    (
+        RedisCoordinator::connect(cfg.clone()).await.unwrap(),
+        RedisCoordinator::connect(cfg).await.unwrap(),
+    )
+}
+
+/// A fresh device's load takes its reads several at a time (all or none). While a fleet keeps
+/// taking single tokens, the several-token take must still be served: it reserves what it
+/// waits for, and single takes are served only beyond the reservation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_take_of_several_tokens_is_served_before_later_single_takes() {
+    let redis = RedisServer::start().unwrap();
+    let (loader, tapper) = two_takers(&redis).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // A tablet pushing as fast as it can: a single token every few milliseconds.
+    let singles = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut granted = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                if tapper
+                    .take_quota_as(QuotaKind::Read, 1, QuotaTaker::PUSH)
+                    .await
+                    .unwrap()
+                    == QuotaGrant::Granted
+                {
+                    granted += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            granted
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match loader
+            .take_quota_as(QuotaKind::Read, 3, QuotaTaker::LOAD)
+            .await
+            .unwrap()
+        {
+            QuotaGrant::Granted => break,
+            QuotaGrant::Wait(d) => tokio::time::sleep(d).await,
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the 3-token take was starved by single takes ({tries} tries)"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let singles = singles.await.unwrap();
+    assert!(
+        tries <= 3,
+        "served when its tokens were there, not after {tries} tries"
+    );
+    assert!(singles > 0, "the single taker kept being served too");
+}
+
+/// The leader's import of people's edits takes with priority: it displaces a waiting
+/// reservation and is served first, then the displaced taker gets its tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leaders_take_is_served_before_a_waiting_reservation() {
+    let redis = RedisServer::start().unwrap();
+    let (loader, leader) = two_takers(&redis).await;
+    let QuotaGrant::Wait(first) = loader
+        .take_quota_as(QuotaKind::Read, 5, QuotaTaker::LOAD)
+        .await
+        .unwrap()
+    else {
+        panic!("an empty bucket grants nothing");
+    };
+    let QuotaGrant::Wait(lead) = leader
+        .take_quota_as(QuotaKind::Read, 1, QuotaTaker::LEADER)
+        .await
+        .unwrap()
+    else {
+        panic!("an empty bucket grants nothing");
+    };
+    assert!(
+        lead < first,
+        "the leader waits for one token, not behind the reservation"
+    );
+    tokio::time::sleep(lead).await;
+    let mut leader_tries = 1;
+    while leader
+        .take_quota_as(QuotaKind::Read, 1, QuotaTaker::LEADER)
+        .await
+        .unwrap()
+        != QuotaGrant::Granted
+    {
+        leader_tries += 1;
+        assert!(leader_tries < 20);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The loader is served after (it reserves again when it comes back).
+    let started = Instant::now();
+    loop {
+        match loader
+            .take_quota_as(QuotaKind::Read, 5, QuotaTaker::LOAD)
+            .await
+            .unwrap()
+        {
+            QuotaGrant::Granted => break,
+            QuotaGrant::Wait(d) => tokio::time::sleep(d).await,
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
 }

@@ -70,8 +70,8 @@ return 1
 /// spent in the current window. With burst B and refill (L - B)/W, any window W holds at most
 /// B + (L - B) = L grants.
 ///
-/// Fairness: a take that must wait reserves what it asked for (when nobody holds the
-/// reservation, or when it has priority over the holder). Until the reserver comes back (or its
+/// Fairness: a take of several tokens (or a priority one) that must wait reserves what it
+/// asked for (when nobody holds the reservation, or when it has priority over the holder). Until the reserver comes back (or its
 /// reservation lapses, a grace after its wait), others are served only from tokens beyond the
 /// reserved ones — so a take of several tokens is not starved by a stream of single takes, and
 /// the leader's import of people's edits (priority) is served next whenever it asks.
@@ -86,7 +86,8 @@ local prio = tonumber(ARGV[6]) or 0
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'rwho', 'rn', 'runtil', 'rprio')
 local tokens = tonumber(b[1])
 local ts = tonumber(b[2])
-local rwho = b[3]
+-- A missing hash field comes back as false, not nil.
+local rwho = b[3] or nil
 local rn = tonumber(b[4]) or 0
 local runtil = tonumber(b[5]) or 0
 local rprio = tonumber(b[6]) or 0
@@ -110,7 +111,10 @@ if tokens - held >= n then
 else
   wait = math.ceil((n + held - tokens) / rate)
   if wait < 1 then wait = 1 end
-  if rwho == nil or rwho == who or (prio > rprio) then
+  -- Only a take of several tokens, or a priority one, reserves: a single take that waits is
+  -- served in turn with the others (it would otherwise grab the one reservation again and
+  -- again, starving exactly the takes the reservation is for).
+  if (n > 1 or prio > 0) and (rwho == nil or rwho == who or prio > rprio) then
     -- Reserve (or renew): served first when the tokens are there; lapses if not collected.
     if rwho ~= who then wait = math.max(1, math.ceil((n - tokens) / rate)) end
     rwho = who
