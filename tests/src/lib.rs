@@ -6,3 +6,4 @@ pub mod emulator;
 pub mod plant;
 pub mod redis_server;
 pub mod support;
+pub mod vopr;
