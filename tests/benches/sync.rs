@@ -8,7 +8,10 @@
 //! - `burst`: shift start, 50 devices × TOMAR within one minute: visible on every device, the
 //!   Sheets write rate, time until the sheet holds all 50, calls per command.
 //!
-//! `cargo bench -p zeues-tests --bench sync [-- memory|propagation|backlog|burst ...]`
+//! - `new_rows`: Engineering appends spools to the sheet while a fleet taps: time until every
+//!   tablet shows each new row (the leader's import, on the fair shared read budget).
+//!
+//! `cargo bench -p zeues-tests --bench sync [-- memory|propagation|backlog|burst|new_rows ...]`
 //! (`SAMPLES`, `DEVICES` change the sizes). Prints markdown tables for BENCHMARKS.md.
 
 use std::collections::BTreeMap;
@@ -350,6 +353,129 @@ async fn burst(devices: usize) -> Fallible<()> {
     Ok(())
 }
 
+/// Engineering appends a spool every 20 s while `devices` tablets tap TOMAR/PAUSAR about once
+/// a second each, quotas on: how long until every tablet's replica has the new row.
+async fn new_rows(devices: usize, rows: usize) -> Fallible<()> {
+    use zeues_sync::domain::sheet::{Col, OperacionesLayout, OPERACIONES};
+    use zeues_sync::domain::CellValue;
+    use zeues_sync::ports::sheets::{auth::Credentials, GoogleSheets, SheetsConfig};
+    use zeues_sync::ports::{Append, Workbook, WriteBatch};
+    println!("\n### New rows: Engineering appends {rows} spools while {devices} tablets tap (quotas on)\n");
+    let rig = PlantRig::start(1_000, 7, false).await?;
+    let route = rig.direct();
+    let read_bucket = format!(
+        "zeues:quota:{{{}}}:read",
+        zeues_tests::plant::SERVICE_ACCOUNT
+    );
+    rig.redis.command(&[
+        "HSET",
+        &read_bucket,
+        "tokens",
+        "100000",
+        "ts",
+        "99999999999999",
+    ])?;
+    let mut fleet = Vec::new();
+    for i in 0..devices {
+        fleet.push(rig.device(&format!("t{i:02}"), &route).await?);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    rig.redis.command(&["DEL", &read_bucket])?;
+    rig.emu.set_quota(QuotaConfig::default());
+    rig.emu.reset_quotas();
+    // A person's own Google account (not the devices' service account).
+    let key = rig.dir.path().join("ingenieria.json");
+    rig.emu
+        .write_service_account("ingenieria@planta-sim.iam.gserviceaccount.com", &key)?;
+    let mut cfg = SheetsConfig::new(zeues_tests::plant::BOOK);
+    cfg.base_url = rig.emu.base_url().to_string();
+    let person = GoogleSheets::connect(cfg, Credentials::ServiceAccountFile(key)).await?;
+    let headers = person.read_tab(OPERACIONES).await?.headers;
+    let layout = OperacionesLayout::from_headers(&headers)?;
+    let workers: Vec<u32> = fleet[0]
+        .workers(Some(Operacion::Arm))?
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
+    let free = free_arm(&fleet[0], workers[0], devices * 3)?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tappers = Vec::new();
+    for (i, z) in fleet.iter().enumerate() {
+        let (z, stop) = (z.clone(), stop.clone());
+        let w = workers[i % workers.len()];
+        let mine: Vec<String> = free[i * 3..i * 3 + 3].to_vec();
+        tappers.push(tokio::spawn(async move {
+            let mut n = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let tag = mine[n % mine.len()].clone();
+                let intent = if (n / mine.len()) % 2 == 0 {
+                    Intent::Tomar(Operacion::Arm)
+                } else {
+                    Intent::Pausar(Operacion::Arm)
+                };
+                let req = ActionRequest {
+                    worker_id: w,
+                    intent,
+                    tags: vec![tag],
+                    supervisor_pin: None,
+                };
+                if let Err(e) = z.execute(req) {
+                    eprintln!("tap refused: {}", e.message);
+                }
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(1_000)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let mut lat = Vec::new();
+    for k in 0..rows {
+        let tag = format!("NUEVO-{k:03}");
+        let mut cells = vec![CellValue::Empty; headers.len()];
+        cells[layout.col(Col::TagSpool).ok_or("TAG_SPOOL")?] = CellValue::text(&tag);
+        cells[layout.col(Col::FechaMateriales).ok_or("Fecha_Materiales")?] =
+            CellValue::Date(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).ok_or("date")?);
+        let t0 = Instant::now();
+        person
+            .write(&WriteBatch {
+                appends: vec![Append {
+                    tab: OPERACIONES.into(),
+                    cells,
+                }],
+                ..WriteBatch::default()
+            })
+            .await?;
+        loop {
+            if fleet.iter().all(|z| z.spool(&tag).is_ok()) {
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(300) {
+                return Err(format!("{tag} did not reach every tablet in 5 minutes").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        lat.push(t0.elapsed());
+        tokio::time::sleep(Duration::from_secs(20)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for t in tappers {
+        t.await?;
+    }
+    let (r, w) = api_calls(&rig.emu.counts());
+    lat.sort();
+    println!("| tablets tapping | rows appended | every tablet shows it: p50 / max | goal | Sheets reads / writes in the run |");
+    println!("|---:|---:|---|---:|---:|");
+    println!(
+        "| {devices} | {rows} | {:.1} / {:.1} s | ≤ 30 s | {r} / {w} |",
+        pct(&lat, 0.5) / 1000.0,
+        pct(&lat, 1.0) / 1000.0
+    );
+    for z in fleet {
+        z.shutdown();
+    }
+    Ok(())
+}
+
 fn main() -> Fallible<()> {
     let wanted: Vec<String> = std::env::args()
         .skip(1)
@@ -382,6 +508,9 @@ fn main() -> Fallible<()> {
         }
         if run("burst") {
             burst(env("DEVICES", 50)).await?;
+        }
+        if run("new_rows") {
+            new_rows(env("DEVICES", 5), env("ROWS", 6)).await?;
         }
         Ok(())
     })

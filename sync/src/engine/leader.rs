@@ -226,7 +226,10 @@ impl LeaderDuties {
                 device_id: engine.store.device_id().to_string(),
             };
             if engine.coord.publish_if(&change, before.as_deref()).await? {
-                tracing::info!(tag = %row.tag, "edición directa en la planilla importada");
+                let fields = live
+                    .as_ref()
+                    .map_or_else(|| vec!["(fila nueva)"], |l| differing_fields(&l.row, &row));
+                tracing::info!(tag = %row.tag, campos = ?fields, "edición directa en la planilla importada");
                 report.imported += 1;
                 self.known.insert(row.tag.clone(), h);
             }
@@ -313,6 +316,50 @@ impl LeaderDuties {
         }
         Ok(())
     }
+}
+
+/// The fields in which two states of a row differ (the leader's import log says which).
+fn differing_fields(a: &Spool, b: &Spool) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let mut check = |name: &'static str, same: bool| {
+        if !same {
+            out.push(name);
+        }
+    };
+    check("fila", a.row == b.row);
+    check("NV", a.nv == b.nv);
+    check("Fecha_Materiales", a.fecha_materiales == b.fecha_materiales);
+    check("Armador", a.armador == b.armador);
+    check("Fecha_Armado", a.fecha_armado == b.fecha_armado);
+    check("Soldador", a.soldador == b.soldador);
+    check("Fecha_Soldadura", a.fecha_soldadura == b.fecha_soldadura);
+    check(
+        "Fecha_QC_Metrología",
+        a.fecha_qc_metrologia == b.fecha_qc_metrologia,
+    );
+    check("Ocupado_Por", a.ocupado_por == b.ocupado_por);
+    check("Fecha_Ocupacion", a.fecha_ocupacion == b.fecha_ocupacion);
+    check(
+        "Operacion_Ocupacion",
+        a.operacion_ocupacion == b.operacion_ocupacion,
+    );
+    check(
+        "Resultado_Metrologia",
+        a.resultado_metrologia == b.resultado_metrologia,
+    );
+    check("Ciclo_Reparacion", a.ciclo_reparacion == b.ciclo_reparacion);
+    check(
+        "Estado_Reparacion",
+        a.estado_reparacion == b.estado_reparacion,
+    );
+    check("Defecto_Origen", a.defecto_origen == b.defecto_origen);
+    check(
+        "Ocupacion_Inicia",
+        a.occupation_set_worker == b.occupation_set_worker,
+    );
+    check("version", a.version == b.version);
+    check("Estado_Detalle", a.estado_detalle == b.estado_detalle);
+    out
 }
 
 /// How a row's occupation and its lock disagree, if they do.

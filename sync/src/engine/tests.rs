@@ -47,6 +47,8 @@ struct FlakyWorkbook {
     /// When set, reading Operaciones rows loses every row mutex (a Redis restart between
     /// the read and the write).
     restart_on_read: Mutex<Option<Arc<InProcessCoordinator>>>,
+    /// Rows of `Metadata` asked for by row reads (the settle path's cost).
+    metadata_rows_read: AtomicUsize,
 }
 
 #[async_trait]
@@ -55,13 +57,22 @@ impl Workbook for FlakyWorkbook {
         "flaky".into()
     }
     async fn read_tab(&self, tab: &str) -> Result<Grid, WorkbookError> {
-        self.inner.read_tab(tab).await
+        let grid = self.inner.read_tab(tab).await?;
+        if tab == crate::domain::sheet::METADATA {
+            self.metadata_rows_read
+                .fetch_add(grid.rows.len(), Ordering::SeqCst);
+        }
+        Ok(grid)
     }
     async fn read_rows(&self, tab: &str, rows: &[u32]) -> Result<RowsRead, WorkbookError> {
         if tab == crate::domain::sheet::OPERACIONES {
             if let Some(c) = self.restart_on_read.lock().unwrap().as_ref() {
                 c.lose_row_mutexes();
             }
+        }
+        if tab == crate::domain::sheet::METADATA {
+            self.metadata_rows_read
+                .fetch_add(rows.len(), Ordering::SeqCst);
         }
         self.inner.read_rows(tab, rows).await
     }
@@ -123,6 +134,7 @@ async fn rig() -> Rig {
         writes: AtomicUsize::new(0),
         watch: Mutex::new(None),
         restart_on_read: Mutex::new(None),
+        metadata_rows_read: AtomicUsize::new(0),
     });
     let coord = Arc::new(InProcessCoordinator::new());
     let (store, _) = Store::open(&dir.path().join("zeues.db")).unwrap();
@@ -1032,4 +1044,72 @@ async fn discarding_a_conflict_is_written_to_metadata_with_the_commands_held_wit
     // Once: the next rounds do not write it again.
     r.engine.push_once().await.unwrap();
     assert_eq!(r.events_of(&tag, "CONFLICTO_DESCARTADO").await, 1);
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_is_settled_from_the_rows_after_the_last_import_at_500k_rows() {
+    let mut r = rig().await;
+    // Years of audit: 500,000 rows, which this device imported long ago.
+    let filler: Vec<crate::ports::Append> = (0..500_000)
+        .map(|i| crate::ports::Append {
+            tab: "Metadata".into(),
+            cells: vec![crate::domain::CellValue::text(format!("antiguo-{i}"))],
+        })
+        .collect();
+    r.wb.inner
+        .write(&WriteBatch {
+            appends: filler,
+            ..WriteBatch::default()
+        })
+        .await
+        .unwrap();
+    let rows = r.wb.read_tab("Metadata").await.unwrap().rows.len();
+    assert!(rows >= 500_000);
+    r.store
+        .set_setting("metadata_rows_seen", &rows.to_string())
+        .unwrap();
+    let tag = r.free_arm_spool().tag;
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    *r.wb.fault.lock().unwrap() = Fault::LandedButUnknown;
+    r.engine.push_once().await.unwrap();
+    *r.wb.fault.lock().unwrap() = Fault::None;
+    // Another device moved the row on; a restarted engine has no applied-id record.
+    let plant = r.plant_row(&tag).await;
+    let grid = r.wb.read_tab("Operaciones").await.unwrap();
+    let layout = crate::domain::sheet::OperacionesLayout::from_headers(&grid.headers).unwrap();
+    r.wb.inner
+        .write(&WriteBatch {
+            updates: vec![crate::ports::RowUpdate {
+                tab: "Operaciones".into(),
+                row: plant.row,
+                cells: layout
+                    .encode(&[(Col::Version, crate::domain::CellValue::text("otro-equipo"))])
+                    .unwrap(),
+            }],
+            ..WriteBatch::default()
+        })
+        .await
+        .unwrap();
+    let engine = Engine::new(
+        r.store.clone(),
+        r.wb.clone(),
+        Arc::new(InProcessCoordinator::new()),
+        r.clock.clone(),
+        r.notes.clone(),
+        broadcast::channel(8).0,
+        EngineConfig::default(),
+    );
+    r.wb.metadata_rows_read.store(0, Ordering::SeqCst);
+    r.clock.advance(120);
+    assert_eq!(engine.push_once().await.unwrap(), 1);
+    assert_eq!(r.wb.writes.load(Ordering::SeqCst), 1, "never written twice");
+    assert_eq!(
+        r.store.command(&id).unwrap().unwrap().status,
+        CommandStatus::Applied
+    );
+    let read = r.wb.metadata_rows_read.load(Ordering::SeqCst);
+    assert!(
+        read <= 2_000,
+        "only the rows appended since the last import are read, not 500,000: {read}"
+    );
 }
