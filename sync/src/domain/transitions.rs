@@ -2,7 +2,7 @@
 //! stated order (the first failure is the error), then the new row, the exact cells to write and
 //! the audit event to append. A batch is this function once per spool.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, Timelike};
 use serde::{Deserialize, Serialize};
 
 use super::audit::{AuditEvent, EventType};
@@ -197,6 +197,9 @@ pub fn apply(
     if !w.activo {
         return Err(DomainError::WorkerNoEncontrado { id: w.id });
     }
+    // The plant's timestamps have whole seconds (a sheet serial keeps no more): the row the
+    // engine publishes must be exactly the row the sheet will give back.
+    let at = at.with_nanosecond(0).unwrap_or(at);
     let mut s = spool.clone();
     let mut details = serde_json::Map::new();
     let event_type = match intent {

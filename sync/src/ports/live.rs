@@ -69,8 +69,8 @@ pub struct Presence {
 }
 
 /// A stable hash (FNV-1a over the row's JSON) of what the plant shows for a spool, so that
-/// devices built by different compilers agree. `Fecha_Ocupacion` is compared to the second:
-/// the sheet keeps it as a serial number. `occupation_set_worker` is the `Ocupacion_Inicia`
+/// devices built by different compilers agree. `Fecha_Ocupacion` is compared to the whole
+/// second (truncated, as the sheet's serial keeps it). `occupation_set_worker` is the `Ocupacion_Inicia`
 /// cell: publishers clear it when their sheet has no such column (the engine's `as_sheet`).
 pub fn row_hash(row: &Spool) -> String {
     let mut r = row.clone();
@@ -86,12 +86,9 @@ pub fn row_hash(row: &Spool) -> String {
 
 fn round_to_second(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     use chrono::Timelike;
-    let base = t.with_nanosecond(0).unwrap_or(t);
-    if t.nanosecond() >= 500_000_000 {
-        base + chrono::Duration::seconds(1)
-    } else {
-        base
-    }
+    // The sheet keeps whole seconds (the serial is written from the truncated time), so a row
+    // published with milliseconds reads back as the same second, not the next one.
+    t.with_nanosecond(0).unwrap_or(t)
 }
 
 #[cfg(test)]

@@ -319,6 +319,7 @@ mod tests {
                 tab: "Nope".into(),
                 cells: vec![CellValue::text("z")],
             }],
+            fence: None,
         };
         assert!(b.apply(&batch).is_err());
         assert_eq!(b, before);
