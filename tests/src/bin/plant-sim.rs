@@ -1,15 +1,20 @@
-//! `plant-sim --devices N --spools S --minutes M --seed X [--chaos] [--dir D]`: runs a simulated
-//! plant (see `zeues_tests::plant`) and prints one summary line; exits non-zero on any violation.
+//! `plant-sim --devices N --spools S --minutes M --seed X [--chaos] [--scenario NAME[,NAME]]
+//! [--dir D]`: runs a simulated plant (see `zeues_tests::plant`) and prints one summary line;
+//! exits non-zero on any violation. `--chaos` turns on the faults and every plant behaviour;
+//! `--scenario` runs only the named behaviours (roaming, ingenieria, supervisor, sin-redis,
+//! segunda-instancia, reloj), without faults unless `--chaos` is given too.
 //! `plant-sim device <json>` is one device (started by the simulator itself).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use zeues_tests::plant::device::{self, DeviceArgs};
-use zeues_tests::plant::sim::{self, SimArgs, WRITE_QUOTA_PER_MIN};
+use zeues_tests::plant::device::{self, DeviceError, SimDevice};
+use zeues_tests::plant::sim::{self, Behaviour, SimArgs, BEHAVIOURS};
 
 fn usage() -> ExitCode {
-    eprintln!("uso: plant-sim --devices N --spools S --minutes M --seed X [--chaos] [--dir DIR] [--drain-timeout SEG]");
+    let names: Vec<&str> = BEHAVIOURS.iter().map(|b| b.name()).collect();
+    eprintln!("uso: plant-sim --devices N --spools S --minutes M --seed X [--chaos] [--scenario NOMBRE[,NOMBRE]] [--dir DIR] [--drain-timeout SEG]");
+    eprintln!("escenarios: {}", names.join(", "));
     ExitCode::from(2)
 }
 
@@ -41,18 +46,22 @@ fn main() -> ExitCode {
         let Some(json) = args.get(1) else {
             return usage();
         };
-        let dargs: DeviceArgs = match serde_json::from_str(json) {
+        let dev: SimDevice = match serde_json::from_str(json) {
             Ok(a) => a,
             Err(e) => {
                 eprintln!("plant-sim device: argumentos: {e}");
                 return ExitCode::from(2);
             }
         };
-        return match rt.block_on(device::run(dargs)) {
+        return match rt.block_on(device::run(dev.args, dev.plan)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("plant-sim device: {e}");
-                ExitCode::FAILURE
+                ExitCode::from(match e {
+                    DeviceError::Refused(_) => device::REFUSED,
+                    DeviceError::ProbeRan => device::PROBE_RAN,
+                    DeviceError::Failed(_) => 1,
+                })
             }
         };
     }
@@ -85,6 +94,16 @@ fn main() -> ExitCode {
             "--minutes" => sim.minutes = val().parse().unwrap_or(0.0),
             "--seed" => sim.seed = val().parse().unwrap_or(0),
             "--chaos" => sim.chaos = true,
+            "--scenario" => {
+                let mut list = Vec::new();
+                for name in val().split(',') {
+                    match Behaviour::parse(name.trim()) {
+                        Some(b) => list.push(b),
+                        None => return usage(),
+                    }
+                }
+                sim.scenario = Some(list);
+            }
             "--dir" => sim.dir = Some(val().into()),
             "--drain-timeout" => {
                 sim.drain_timeout = Duration::from_secs(val().parse().unwrap_or(600))
@@ -95,20 +114,27 @@ fn main() -> ExitCode {
     if sim.devices == 0 || sim.spools == 0 || sim.minutes <= 0.0 {
         return usage();
     }
+    let seed = sim.seed;
     match rt.block_on(sim::run(sim)) {
         Ok(report) => {
             for d in &report.details {
                 eprintln!("violación: {d}");
             }
-            println!("{}", report.summary(1));
-            if report.ok(WRITE_QUOTA_PER_MIN) {
+            for d in &report.checker.details {
+                eprintln!("violación [{}]: {}", d.kind.label(), d.text);
+            }
+            for d in &report.checker.note_details {
+                eprintln!("nota: {}", d.text);
+            }
+            println!("seed={seed} {}", report.summary());
+            if report.ok() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             }
         }
         Err(e) => {
-            eprintln!("plant-sim: {e}");
+            eprintln!("plant-sim: {e} (seed={seed})");
             ExitCode::from(2)
         }
     }

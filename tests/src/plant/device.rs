@@ -1,21 +1,34 @@
 //! One simulated device: a real plant-mode `Zeues` (its own SQLite file and device id, the
-//! product's Google Sheets client, the Redis coordinator) and the workers using it, who take,
-//! pause, complete, inspect and repair spools as people on the shop floor do.
+//! product's Google Sheets client, the Redis coordinator — or none, Sheets-only) and the workers
+//! using it, who take, pause, complete, inspect and repair spools as people on the shop floor
+//! do, walking from tablet to tablet on the simulator's schedule.
+//!
+//! What workers were told succeeded goes to the device's acked-tap log (JSON lines, outside the
+//! device database, fsync'd before the tap counts as acknowledged), which the independent
+//! checker accounts for. The driver takes the data directory's `InstanceLock` first, as the
+//! app does; a second instance on the same directory must be refused.
 
+use std::collections::BTreeSet;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use zeues_sync::api::{ActionRequest, ApiError, ForAction, SpoolQuery, WorkerView};
+use zeues_checker::AckedTap;
+use zeues_sync::api::{ActionOutcome, ActionRequest, ApiError, ForAction, SpoolQuery, WorkerView};
 use zeues_sync::domain::{DefectoOrigen, Intent, Operacion, ResultadoMetrologia};
-use zeues_sync::engine::{EngineConfig, FollowConfig, LeaderConfig, NoNotifier, PresenceConfig};
+use zeues_sync::engine::{
+    Clock, EngineConfig, FollowConfig, LeaderConfig, NoNotifier, PresenceConfig,
+};
+use zeues_sync::instance::{InstanceError, InstanceLock};
 use zeues_sync::ports::redis::{RedisConfig, RedisCoordinator};
 use zeues_sync::ports::sheets::auth::Credentials;
 use zeues_sync::ports::sheets::{GoogleSheets, SheetsConfig};
+use zeues_sync::ports::{Coordinator, InProcessCoordinator};
 use zeues_sync::service::{uuid_ids, PlantTasks, SystemClock, Wiring, Zeues};
 use zeues_sync::store::Store;
 
@@ -43,6 +56,220 @@ pub struct DeviceStatus {
     pub pending: u32,
     pub conflicts: u32,
     pub connectivity: String,
+    /// The store's device id (what `Metadata_JSON.device` names).
+    #[serde(default)]
+    pub device_id: String,
+    /// Taps refused because another device is the spreadsheet's writer (Sheets-only plant).
+    #[serde(default)]
+    pub writer_refused: u64,
+    /// Supervisor errands done, and the force-releases and overrides they acked.
+    #[serde(default)]
+    pub orders: u64,
+    #[serde(default)]
+    pub forced: u64,
+    #[serde(default)]
+    pub overrides: u64,
+}
+
+/// What the simulator decides for one device beyond [`DeviceArgs`] (kept apart so the crash
+/// tests' `DeviceArgs` stay as they are). Every field defaults to the plain behaviour.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DevicePlan {
+    /// The device's name in the acked log and the checker's report (`dev-03`).
+    #[serde(default)]
+    pub name: String,
+    /// The acked-tap log (`<run>/acked/<name>.jsonl`); none = not recorded.
+    #[serde(default)]
+    pub acked_log: Option<PathBuf>,
+    /// This tablet's clock is off by this much (± minutes on a plant's ordinary day).
+    #[serde(default)]
+    pub clock_offset_ms: i64,
+    /// A plant without Redis: no coordinator; only the spreadsheet's registered writer writes.
+    #[serde(default)]
+    pub sin_redis: bool,
+    /// When each worker stands at this tablet (empty: every worker of `DeviceArgs::workers`,
+    /// always).
+    #[serde(default)]
+    pub shifts: Vec<Shift>,
+    /// Wall-clock epoch milliseconds the shifts are counted from (the run's start).
+    #[serde(default)]
+    pub run_start_ms: i64,
+    /// A second instance started on a running device's directory: it must be refused by the
+    /// instance lock, and exits at once (with [`PROBE_RAN`]) if it ever is not.
+    #[serde(default)]
+    pub probe: bool,
+}
+
+/// A stretch of time a worker spends at a tablet, in ms since the run's start.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Shift {
+    pub worker: u32,
+    pub from_ms: u64,
+    pub to_ms: u64,
+}
+
+/// `plant-sim device <json>`: the crash tests' [`DeviceArgs`] alone, or with a plan beside them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimDevice {
+    #[serde(flatten)]
+    pub args: DeviceArgs,
+    #[serde(default)]
+    pub plan: DevicePlan,
+}
+
+/// A supervisor's errand the simulator hands a device (`<device dir>/orders/*.json`): force
+/// releases of spools held by these workers (whose tablet is offline with queued commands), and
+/// an override of a blocked spool.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Order {
+    pub supervisor: u32,
+    pub occupants: Vec<u32>,
+    pub forzar: usize,
+    pub override_blocked: bool,
+}
+
+/// Exit code of a device refused because another instance holds its data directory.
+pub const REFUSED: u8 = 4;
+/// Exit code of a second instance that got the data directory's lock (a violation).
+pub const PROBE_RAN: u8 = 5;
+
+/// How a device run ends badly.
+#[derive(Debug)]
+pub enum DeviceError {
+    /// Another process holds the data directory (what a second app launch must see).
+    Refused(String),
+    /// A second instance got the lock of a directory a running device holds.
+    ProbeRan,
+    Failed(String),
+}
+
+impl From<String> for DeviceError {
+    fn from(e: String) -> Self {
+        DeviceError::Failed(e)
+    }
+}
+
+impl std::fmt::Display for DeviceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceError::Refused(m) => write!(f, "segunda instancia rechazada: {m}"),
+            DeviceError::ProbeRan => write!(
+                f,
+                "VIOLACIÓN: una segunda instancia obtuvo el directorio de un equipo en marcha"
+            ),
+            DeviceError::Failed(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+/// A tablet whose clock is off: system time plus a fixed offset.
+struct SkewedClock {
+    offset: chrono::Duration,
+}
+
+impl Clock for SkewedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.offset
+    }
+}
+
+/// The device's command-id source, wrapped so the driver knows every id handed out during a
+/// tap (the product's outcome names spools, not command ids).
+#[derive(Clone, Default)]
+struct IdTap(Arc<Mutex<Vec<String>>>);
+
+impl IdTap {
+    fn source(&self) -> Box<dyn FnMut() -> String + Send> {
+        let seen = self.0.clone();
+        let mut ids = uuid_ids();
+        Box::new(move || {
+            let id = ids();
+            seen.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(id.clone());
+            id
+        })
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// The intent as the checker's acked log spells it (`zeues_checker::AckedTap::intent`).
+pub fn intent_text(i: Intent) -> String {
+    match i {
+        Intent::Tomar(o) => format!("TOMAR {}", o.code()),
+        Intent::Pausar(o) => format!("PAUSAR {}", o.code()),
+        Intent::Completar(o) => format!("COMPLETAR {}", o.code()),
+        Intent::Cancelar(o) => format!("CANCELAR {}", o.code()),
+        Intent::Metrologia {
+            resultado: ResultadoMetrologia::Aprobado,
+            ..
+        } => "METROLOGIA APROBADO".into(),
+        Intent::Metrologia {
+            resultado: ResultadoMetrologia::Rechazado,
+            origen: Some(o),
+        } => format!("METROLOGIA RECHAZADO {}", o.code()),
+        Intent::Metrologia { .. } => "METROLOGIA RECHAZADO".into(),
+        Intent::Override => "OVERRIDE".into(),
+        Intent::ForzarLiberacion => "FORZAR_LIBERACION".into(),
+    }
+}
+
+/// The acked-tap log: one JSON line per tap a worker was told succeeded, appended and fsync'd
+/// before the driver counts it, so it survives `kill -9` of the device.
+struct AckedLog {
+    file: std::fs::File,
+    device: String,
+}
+
+impl AckedLog {
+    fn open(path: &Path, device: &str) -> Result<AckedLog, String> {
+        let err = |e: std::io::Error| format!("registro de acciones {}: {e}", path.display());
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(err)?;
+        // A line torn by a kill -9 was never acknowledged (the write had not returned): cut it,
+        // so the next line does not land after half a line.
+        let mut text = Vec::new();
+        file.read_to_end(&mut text).map_err(err)?;
+        let keep = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        if keep < text.len() {
+            eprintln!(
+                "device {device}: registro de acciones con una línea cortada ({} bytes); se descarta",
+                text.len() - keep
+            );
+            file.set_len(keep as u64).map_err(err)?;
+            file.seek(SeekFrom::End(0)).map_err(err)?;
+            file.sync_data().map_err(err)?;
+        }
+        Ok(AckedLog {
+            file,
+            device: device.to_string(),
+        })
+    }
+
+    fn record(&mut self, taps: &[AckedTap]) -> Result<(), String> {
+        if taps.is_empty() {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        for t in taps {
+            serde_json::to_writer(&mut buf, t).map_err(|e| e.to_string())?;
+            buf.push(b'\n');
+        }
+        self.file
+            .write_all(&buf)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| format!("registro de acciones de {}: {e}", self.device))
+    }
 }
 
 fn write_status(dir: &Path, s: &DeviceStatus) {
@@ -60,7 +287,7 @@ pub fn read_status(dir: &Path) -> Option<DeviceStatus> {
     serde_json::from_slice(&bytes).ok()
 }
 
-async fn connect(args: &DeviceArgs) -> Result<Arc<Zeues>, String> {
+async fn connect(args: &DeviceArgs, plan: &DevicePlan, ids: &IdTap) -> Result<Arc<Zeues>, String> {
     let (store, recovered) = Store::open(&args.dir.join("zeues.db")).map_err(|e| e.to_string())?;
     if let Some(r) = recovered {
         eprintln!("device {}: {}", args.index, r.message);
@@ -83,47 +310,76 @@ async fn connect(args: &DeviceArgs) -> Result<Arc<Zeues>, String> {
             }
         }
     };
-    let mut rcfg = RedisConfig::single(&args.redis_url);
-    rcfg.connect_timeout = Duration::from_secs(1);
-    rcfg.response_timeout = Duration::from_secs(2);
-    // Longer than the write deadline below plus the chaos proxy's longest delay.
-    rcfg.row_settle = Duration::from_secs(12);
-    let coordinator = loop {
-        match RedisCoordinator::connect(rcfg.clone()).await {
-            Ok(c) => break Arc::new(c),
-            Err(e) => {
-                eprintln!("device {}: Redis no disponible aún: {e}", args.index);
-                tokio::time::sleep(Duration::from_millis(500)).await;
+    let coordinator: Arc<dyn Coordinator> = if plan.sin_redis {
+        // What `Zeues::open_plant` wires when no Redis is configured.
+        Arc::new(InProcessCoordinator::new())
+    } else {
+        let mut rcfg = RedisConfig::single(&args.redis_url);
+        rcfg.connect_timeout = Duration::from_secs(1);
+        rcfg.response_timeout = Duration::from_secs(2);
+        // Longer than the write deadline below plus the chaos proxy's longest delay.
+        rcfg.row_settle = Duration::from_secs(12);
+        loop {
+            match RedisCoordinator::connect(rcfg.clone()).await {
+                Ok(c) => break Arc::new(c),
+                Err(e) => {
+                    eprintln!("device {}: Redis no disponible aún: {e}", args.index);
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
             }
         }
     };
     let store = Arc::new(store);
-    let plant = PlantTasks {
-        follow: FollowConfig::default(),
-        leader: LeaderConfig {
-            lease_period: Duration::from_secs(6),
-            poll_interval: Duration::from_secs(5),
-            orphan_grace: Duration::from_secs(30),
-            ..LeaderConfig::default()
-        },
-        presence: PresenceConfig::default(),
-        probe_every: Duration::from_secs(5),
-        sheets_fallback_every: Duration::from_secs(20),
+    if !plan.name.is_empty() {
+        // The writer lease of a Sheets-only plant names the tablet by this.
+        store
+            .set_setting("device_name", &plan.name)
+            .map_err(|e| e.to_string())?;
+    }
+    let plant = if plan.sin_redis {
+        // Every device of a plant without Redis leads itself and polls the sheet: the
+        // product's own pace, so the fleet's reads stay what a real plant's would be.
+        PlantTasks {
+            probe_every: Duration::from_secs(5),
+            ..PlantTasks::default()
+        }
+    } else {
+        PlantTasks {
+            follow: FollowConfig::default(),
+            leader: LeaderConfig {
+                lease_period: Duration::from_secs(6),
+                poll_interval: Duration::from_secs(5),
+                orphan_grace: Duration::from_secs(30),
+                ..LeaderConfig::default()
+            },
+            presence: PresenceConfig::default(),
+            probe_every: Duration::from_secs(5),
+            sheets_fallback_every: Duration::from_secs(20),
+        }
+    };
+    let clock: Arc<dyn Clock> = if plan.clock_offset_ms == 0 {
+        Arc::new(SystemClock)
+    } else {
+        Arc::new(SkewedClock {
+            offset: chrono::Duration::milliseconds(plan.clock_offset_ms),
+        })
     };
     loop {
         let wiring = Wiring {
             store: store.clone(),
             workbook: workbook.clone(),
             coordinator: coordinator.clone(),
-            clock: Arc::new(SystemClock),
+            clock: clock.clone(),
             notifier: Arc::new(NoNotifier),
-            ids: uuid_ids(),
+            // Every try gets a source feeding the same tap: a failed start consumes its own.
+            ids: ids.source(),
             config: EngineConfig {
                 mode: "plant",
                 retry_max: Duration::from_secs(10),
                 write_deadline: Duration::from_secs(8),
                 idle: Duration::from_secs(1),
                 jitter_seed: args.seed,
+                single_writer: plan.sin_redis,
                 ..EngineConfig::default()
             },
             data_dir: args.dir.clone(),
@@ -290,74 +546,310 @@ fn exit_with_parent() {
     });
 }
 
-pub async fn run(args: DeviceArgs) -> Result<(), String> {
+/// Runs one tap, and logs what the worker was told succeeded before counting it.
+struct Driver {
+    z: Arc<Zeues>,
+    ids: IdTap,
+    log: Option<AckedLog>,
+    name: String,
+    index: usize,
+}
+
+impl Driver {
+    /// The tap's acked commands: every id handed out during it that queued a command (an id
+    /// drawn for a spool the tap then refused queues nothing).
+    fn acked(&self, out: &ActionOutcome) -> Result<Vec<AckedTap>, DeviceError> {
+        let mut taps = Vec::new();
+        for id in self.ids.take() {
+            let cmd = self.z.store().command(&id).map_err(|e| {
+                // Not knowing what was queued would under-report: crash, the sim restarts.
+                DeviceError::Failed(format!("orden {id} ilegible en la base local: {e}"))
+            })?;
+            if let Some(c) = cmd {
+                taps.push(AckedTap {
+                    command_id: c.id,
+                    device: self.name.clone(),
+                    worker_id: c.worker_id,
+                    tag: c.tag,
+                    intent: intent_text(c.payload.intent),
+                });
+            }
+        }
+        let told: BTreeSet<&str> = out
+            .results
+            .iter()
+            .filter(|r| r.ok)
+            .map(|r| r.tag.as_str())
+            .collect();
+        let queued: BTreeSet<&str> = taps.iter().map(|t| t.tag.as_str()).collect();
+        if told != queued {
+            eprintln!(
+                "device {}: la respuesta dice {told:?} exitosos, pero la cola tiene {queued:?}",
+                self.index
+            );
+        }
+        Ok(taps)
+    }
+
+    fn execute(
+        &mut self,
+        req: ActionRequest,
+        status: &mut DeviceStatus,
+    ) -> Result<Option<ActionOutcome>, DeviceError> {
+        // Ids from before this tap (none are expected) are not its commands.
+        self.ids.take();
+        match self.z.execute(req) {
+            Ok(out) => {
+                let taps = self.acked(&out)?;
+                if let Some(log) = self.log.as_mut() {
+                    log.record(&taps)?;
+                }
+                status.acked += taps.len() as u64;
+                status.refused += (out.results.len() - out.succeeded()) as u64;
+                Ok(Some(out))
+            }
+            Err(e) => {
+                self.ids.take();
+                status.refused += 1;
+                if e.code == "ESCRITOR_OCUPADO" {
+                    status.writer_refused += 1;
+                } else if e.code != "LOTE_INVALIDO" {
+                    eprintln!("device {}: {}: {}", self.index, e.code, e.message);
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// A supervisor's errand from the simulator (see [`Order`]).
+    fn errand(
+        &mut self,
+        order: &Order,
+        everyone: &[WorkerView],
+        status: &mut DeviceStatus,
+    ) -> Result<(), DeviceError> {
+        let tokens: Vec<&str> = everyone
+            .iter()
+            .filter(|w| order.occupants.contains(&w.id))
+            .map(|w| w.token.as_str())
+            .collect();
+        let by_supervisor = |intent: Intent, tag: &str| ActionRequest {
+            worker_id: order.supervisor,
+            intent,
+            tags: vec![tag.to_string()],
+            supervisor_pin: Some(SIM_PIN.into()),
+        };
+        if order.forzar > 0 {
+            let list = self
+                .z
+                .spools(&SpoolQuery {
+                    for_action: Some(ForAction {
+                        worker_id: order.supervisor,
+                        intent: Intent::ForzarLiberacion,
+                    }),
+                    limit: Some(500),
+                    ..SpoolQuery::default()
+                })
+                .map_err(|e| DeviceError::Failed(e.message))?;
+            let mut held: Vec<String> = list
+                .spools
+                .iter()
+                .chain(&list.ocupados)
+                .filter(|s| {
+                    s.ocupado_por
+                        .as_deref()
+                        .is_some_and(|o| tokens.contains(&o))
+                })
+                .map(|s| s.tag.clone())
+                .collect();
+            held.sort();
+            held.dedup();
+            for tag in held.iter().take(order.forzar) {
+                let out = self.execute(by_supervisor(Intent::ForzarLiberacion, tag), status)?;
+                if out.is_some_and(|o| o.succeeded() == 1) {
+                    status.forced += 1;
+                    eprintln!("device {}: supervisor liberó {tag}", self.index);
+                }
+            }
+        }
+        if order.override_blocked {
+            let blocked = list(&self.z, order.supervisor, Intent::Override)
+                .map_err(|e| DeviceError::Failed(e.message))?;
+            if let Some(tag) = blocked.first() {
+                let out = self.execute(by_supervisor(Intent::Override, tag), status)?;
+                if out.is_some_and(|o| o.succeeded() == 1) {
+                    status.overrides += 1;
+                }
+            }
+        }
+        status.orders += 1;
+        Ok(())
+    }
+}
+
+/// The simulator's errands waiting in `<dir>/orders`, oldest first. Each is renamed before it
+/// is done: a crash in between drops the errand (the supervisor walked away), never repeats it.
+fn take_orders(dir: &Path) -> Vec<Order> {
+    let Ok(entries) = std::fs::read_dir(dir.join("orders")) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        let taken = p.with_extension("taken");
+        if let Err(e) = std::fs::rename(&p, &taken) {
+            eprintln!("device: orden {}: {e}", p.display());
+            continue;
+        }
+        match std::fs::read(&taken)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
+            Ok(o) => out.push(o),
+            Err(e) => eprintln!("device: orden {}: {e}", taken.display()),
+        }
+    }
+    out
+}
+
+/// Nothing left for this device to send: no pending command and every conflict audited.
+fn drained(z: &Zeues) -> bool {
+    let st = z.store();
+    st.counts().is_ok_and(|(pending, _, _)| pending == 0)
+        && st.unaudited_conflicts().is_ok_and(|c| c.is_empty())
+        && st.unaudited_discards().is_ok_and(|c| c.is_empty())
+}
+
+fn refresh_status(z: &Zeues, status: &mut DeviceStatus) {
+    let s = z.sync_status();
+    status.pending = s.pending;
+    status.conflicts = s.conflicts;
+    status.connectivity = format!("{:?}", s.connectivity);
+    status.device_id = s.device_id;
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub async fn run(args: DeviceArgs, plan: DevicePlan) -> Result<(), DeviceError> {
     exit_with_parent();
     std::fs::create_dir_all(&args.dir).map_err(|e| e.to_string())?;
+    // As the app does: one instance per data directory, taken before anything is opened.
+    let _instance = match InstanceLock::acquire(&args.dir) {
+        Ok(l) => l,
+        Err(e @ InstanceError::Held { .. }) => return Err(DeviceError::Refused(e.to_string())),
+        Err(e) => return Err(DeviceError::Failed(e.to_string())),
+    };
+    if plan.probe {
+        // Got the lock of a directory whose device is running: the product let a second
+        // instance in. Leave at once, touching nothing, so the run itself stays sound.
+        return Err(DeviceError::ProbeRan);
+    }
     let mut status = DeviceStatus {
         phase: "starting".into(),
         ..DeviceStatus::default()
     };
     write_status(&args.dir, &status);
-    let z = connect(&args).await?;
+    let name = if plan.name.is_empty() {
+        format!("dev-{:02}", args.index)
+    } else {
+        plan.name.clone()
+    };
+    let log = match &plan.acked_log {
+        Some(p) => Some(AckedLog::open(p, &name)?),
+        None => None,
+    };
+    let ids = IdTap::default();
+    let z = connect(&args, &plan, &ids).await?;
     z.set_supervisor_pin(SIM_PIN).map_err(|e| e.message)?;
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-    let workers: Vec<WorkerView> = z
-        .workers(None)
-        .map_err(|e| e.message)?
-        .into_iter()
+    let everyone: Vec<WorkerView> = z.workers(None).map_err(|e| e.message)?;
+    let workers: Vec<WorkerView> = everyone
+        .iter()
         .filter(|w| args.workers.contains(&w.id))
+        .cloned()
         .collect();
+    let mut d = Driver {
+        z,
+        ids,
+        log,
+        name,
+        index: args.index,
+    };
     status.phase = "working".into();
     while !args.control.join("stop").exists() {
-        if let Some(w) = workers.choose(&mut rng) {
-            match next_request(&z, &mut rng, w) {
-                Ok(Some(req)) => match z.execute(req) {
-                    Ok(out) => {
-                        status.acked += out.succeeded() as u64;
-                        status.refused += (out.results.len() - out.succeeded()) as u64;
-                    }
-                    Err(e) => {
-                        status.refused += 1;
-                        if e.code != "LOTE_INVALIDO" {
-                            eprintln!("device {}: {}: {}", args.index, e.code, e.message);
-                        }
-                    }
-                },
+        for order in take_orders(&args.dir) {
+            d.errand(&order, &everyone, &mut status)?;
+        }
+        // Who stands at this tablet now (a roaming worker is at one tablet at a time).
+        let at = u64::try_from(now_ms() - plan.run_start_ms).unwrap_or(0);
+        let here: Vec<&WorkerView> = workers
+            .iter()
+            .filter(|w| {
+                plan.shifts.is_empty()
+                    || plan
+                        .shifts
+                        .iter()
+                        .any(|s| s.worker == w.id && s.from_ms <= at && at < s.to_ms)
+            })
+            .collect();
+        if let Some(w) = here.choose(&mut rng) {
+            match next_request(&d.z, &mut rng, w) {
+                Ok(Some(req)) => {
+                    d.execute(req, &mut status)?;
+                }
                 Ok(None) => {}
                 Err(e) => eprintln!("device {}: lista: {}", args.index, e.message),
             }
         }
-        let s = z.sync_status();
-        status.pending = s.pending;
-        status.conflicts = s.conflicts;
-        status.connectivity = format!("{:?}", s.connectivity);
+        refresh_status(&d.z, &mut status);
         write_status(&args.dir, &status);
         tokio::time::sleep(Duration::from_millis(rng.gen_range(400..1_500))).await;
     }
     status.phase = "draining".into();
+    let mut retired = false;
     loop {
-        let s = z.sync_status();
-        status.pending = s.pending;
-        status.conflicts = s.conflicts;
-        status.connectivity = format!("{:?}", s.connectivity);
-        let drained = z
-            .store()
-            .counts()
-            .map(|(pending, _, _)| pending == 0)
-            .unwrap_or(false);
-        if drained {
-            status.phase = "drained".into();
+        if !retired {
+            refresh_status(&d.z, &mut status);
+            if drained(&d.z) {
+                status.phase = "drained".into();
+            }
+        }
+        // Sheets-only: a drained device steps down (a clean stop gives the writer role up) so
+        // one still holding queued taps can become the writer and send them.
+        if !retired && status.phase == "drained" && args.dir.join("retire").exists() {
+            d.z.shutdown();
+            // The engine gives the role up as its loop ends.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            retired = true;
+            status.phase = "retired".into();
         }
         write_status(&args.dir, &status);
-        if drained && args.control.join("finish").exists() {
+        if status.phase != "draining" && args.control.join("finish").exists() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // Everyone has drained: give the change stream (and the leader's import, every 5 s) time
-    // to reach this replica, then stop.
-    tokio::time::sleep(Duration::from_secs(15)).await;
-    z.shutdown();
+    if retired {
+        // Back on, as a tablet switched on again after the handover: its replica catches up
+        // with what the later writers sent (by its own polling of the sheet).
+        let Driver { z, ids, .. } = d;
+        drop(z);
+        let z = connect(&args, &plan, &ids).await?;
+        tokio::time::sleep(Duration::from_secs(25)).await;
+        z.shutdown();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    } else {
+        // Everyone has drained: give the change stream (and the leader's import, every 5 s)
+        // time to reach this replica, then stop.
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        d.z.shutdown();
+    }
     status.phase = "done".into();
     write_status(&args.dir, &status);
     Ok(())
@@ -376,7 +868,7 @@ pub struct TapArgs {
 
 pub async fn tap(a: TapArgs) -> Result<(), String> {
     std::fs::create_dir_all(&a.device.dir).map_err(|e| e.to_string())?;
-    let z = connect(&a.device).await?;
+    let z = connect(&a.device, &DevicePlan::default(), &IdTap::default()).await?;
     let marker = a.device.dir.join("tapped");
     if !marker.exists() {
         let out = z

@@ -1,10 +1,11 @@
 //! The plant simulator (`plant-sim`): many devices as separate OS processes against a real
-//! `redis-server` and the Sheets emulator, behind chaos proxies, doing what workers do; then an
-//! independent checker verifies ARCHITECTURE.md §7 from the final sheet, the audit log and
-//! every device's database.
+//! `redis-server` and the Sheets emulator, behind chaos proxies, doing what workers (and
+//! Engineering, and supervisors) do on a plant's ordinary day; then the independent checker
+//! (`zeues-checker`, no product code) verifies ARCHITECTURE.md §7 from the final sheet, the
+//! audit log, the acked-tap logs and every device's replica.
 
-pub mod checker;
 pub mod device;
+pub mod engineering;
 pub mod rig;
 pub mod sim;
 

@@ -1,20 +1,32 @@
 //! The `plant-sim` orchestrator: starts `redis-server`, the Sheets emulator and one chaos proxy
 //! pair per device, launches the devices as separate processes, injects faults on a seeded
 //! schedule (offline periods, 429 storms, 503 after commit, Redis restarts, `kill -9` at
-//! failpoints), then stops the work, waits for every outbox to drain and runs the checker.
+//! failpoints) and the plant's ordinary day (workers roaming between tablets, Engineering
+//! editing the sheet, supervisors releasing spools of an offline tablet, a fleet without
+//! Redis, a second app instance on a device's directory, skewed tablet clocks), then stops the
+//! work, waits for every outbox to drain and runs the independent checker (`zeues-checker`)
+//! on the final workbook, the acked-tap logs and every replica.
+//!
+//! Each behaviour draws from its own generator seeded from the run's seed, so turning one on
+//! or off (`--scenario`) leaves the others' schedules as they were.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde_json::Value as Json;
+use zeues_checker::{read_acked_jsonl, read_replica, Replica, RunInput, Workbook};
 use zeues_sync::domain::sheet::{METADATA, OPERACIONES, ROLES, TRABAJADORES};
+use zeues_sync::domain::Rol;
 
-use super::checker::{check, Inputs, Report};
-use super::device::{read_status, DeviceArgs};
-use super::{dump_grid, grid_sheet, BOOK, SERVICE_ACCOUNT};
+use super::device::{
+    read_status, DeviceArgs, DevicePlan, Order, Shift, SimDevice, PROBE_RAN, REFUSED,
+};
+use super::engineering::{Edit, Engineering, ENGINEERING_ACCOUNT};
+use super::{grid_sheet, BOOK, SERVICE_ACCOUNT};
 use crate::chaos::{ChaosProxy, Mode};
 use crate::emulator::{Emulator, EmulatorConfig, Fault, FaultRule, Phase, SpreadsheetSeed};
 use crate::redis_server::RedisServer;
@@ -33,13 +45,83 @@ pub const FAILPOINTS: [&str; 6] = [
 /// Google's per-user write quota; the fleet is configured below it (50).
 pub const WRITE_QUOTA_PER_MIN: u64 = 50;
 
+/// A plant behaviour of issue 12 §2 (`--scenario NAME`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Behaviour {
+    /// Workers walk between tablets (TOMAR on one, PAUSAR/COMPLETAR/CANCELAR on another).
+    Roaming,
+    /// Engineering edits the sheet through the API while devices sync.
+    Ingenieria,
+    /// A supervisor force-releases (and overrides) while the occupant's tablet is offline.
+    Supervisor,
+    /// The whole fleet without Redis: only the spreadsheet's registered writer writes.
+    SinRedis,
+    /// A second app instance is started on a running device's data directory.
+    SegundaInstancia,
+    /// Tablet clocks off by up to ±5 minutes.
+    Reloj,
+}
+
+pub const BEHAVIOURS: [Behaviour; 6] = [
+    Behaviour::Roaming,
+    Behaviour::Ingenieria,
+    Behaviour::Supervisor,
+    Behaviour::SinRedis,
+    Behaviour::SegundaInstancia,
+    Behaviour::Reloj,
+];
+
+impl Behaviour {
+    pub fn name(self) -> &'static str {
+        match self {
+            Behaviour::Roaming => "roaming",
+            Behaviour::Ingenieria => "ingenieria",
+            Behaviour::Supervisor => "supervisor",
+            Behaviour::SinRedis => "sin-redis",
+            Behaviour::SegundaInstancia => "segunda-instancia",
+            Behaviour::Reloj => "reloj",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Behaviour> {
+        BEHAVIOURS.into_iter().find(|b| b.name() == s)
+    }
+}
+
+/// How often each behaviour acts when on.
+mod rate {
+    /// Engineering edits one thing every this many seconds (uniform).
+    pub const ENGINEERING_EVERY_S: std::ops::Range<u64> = 4..12;
+    /// A supervisor errand against an offline tablet every this many seconds.
+    pub const SUPERVISOR_EVERY_S: std::ops::Range<u64> = 25..50;
+    /// How long that tablet stays offline, and when (after it went) the supervisor acts.
+    pub const SUPERVISOR_OFFLINE_S: std::ops::Range<u64> = 20..40;
+    pub const SUPERVISOR_ACTS_AFTER_S: std::ops::Range<u64> = 6..12;
+    /// A second instance on some device's directory every this many seconds.
+    pub const SECOND_INSTANCE_EVERY_S: std::ops::Range<u64> = 15..40;
+    /// A roaming worker stays at a tablet this long, and is away from their own with this
+    /// probability.
+    pub const ROAM_STAY_S: std::ops::Range<u64> = 20..75;
+    pub const ROAM_AWAY: f64 = 0.6;
+    /// Share of tablets with a skewed clock (all of them in `--scenario reloj`), and the
+    /// largest skew.
+    pub const SKEWED_SHARE: f64 = 0.6;
+    pub const MAX_SKEW_MS: i64 = 5 * 60 * 1000;
+    /// Share of `--chaos` runs whose whole fleet has no Redis.
+    pub const SIN_REDIS_RUNS: f64 = 0.25;
+}
+
 #[derive(Debug, Clone)]
 pub struct SimArgs {
     pub devices: usize,
     pub spools: usize,
     pub minutes: f64,
     pub seed: u64,
+    /// Faults (network, 429/503, Redis restarts, kill -9) and, unless `scenario` says which,
+    /// every behaviour.
     pub chaos: bool,
+    /// Only these behaviours (and the faults only with `chaos`).
+    pub scenario: Option<Vec<Behaviour>>,
     pub dir: Option<PathBuf>,
     pub drain_timeout: Duration,
 }
@@ -52,9 +134,46 @@ impl Default for SimArgs {
             minutes: 1.0,
             seed: 1,
             chaos: false,
+            scenario: None,
             dir: None,
             drain_timeout: Duration::from_secs(600),
         }
+    }
+}
+
+/// What a run found: the independent checker's report and what only the simulator can see.
+#[derive(Debug, Clone, Default)]
+pub struct SimReport {
+    pub checker: zeues_checker::Report,
+    /// Most Sheets writes by the fleet in any 60 s window (Engineering's own account excluded).
+    pub max_writes_per_min: u64,
+    /// Second instances that were not refused (got the lock, or did not exit).
+    pub second_instance_ran: u64,
+    /// Without Redis: times the audit log's writing device changed during the work.
+    pub writer_switches: u64,
+    /// The seeded audit rows were not intact at the end (a violation of their own).
+    pub checker_input_broken: bool,
+    /// The run's own violations, explained.
+    pub details: Vec<String>,
+}
+
+impl SimReport {
+    pub fn ok(&self) -> bool {
+        self.checker.ok()
+            && self.max_writes_per_min <= WRITE_QUOTA_PER_MIN
+            && self.second_instance_ran == 0
+            && self.writer_switches == 0
+            && !self.checker_input_broken
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "{} max_writes_per_min={} second_instance_ran={} writer_switches={}",
+            self.checker.summary(1),
+            self.max_writes_per_min,
+            self.second_instance_ran,
+            self.writer_switches
+        )
     }
 }
 
@@ -62,39 +181,53 @@ struct DeviceProc {
     /// A private copy of this binary: a rebuild during a long run must not pull it away.
     exe: PathBuf,
     args: DeviceArgs,
+    plan: DevicePlan,
     child: Option<Child>,
     sheets: ChaosProxy,
     redis: ChaosProxy,
     restart_at: Option<Instant>,
     failpoint: Option<&'static str>,
+    /// No network restore before this (a longer fault started later wins).
+    hold_until: Option<Instant>,
 }
 
 impl DeviceProc {
-    fn spawn(&mut self, failpoint: Option<&'static str>) -> Result<(), String> {
-        let exe = &self.exe;
+    fn json(&self, probe: bool) -> Result<String, String> {
+        serde_json::to_string(&SimDevice {
+            args: self.args.clone(),
+            plan: DevicePlan {
+                probe,
+                ..self.plan.clone()
+            },
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    fn command(&self, log_name: &str, probe: bool) -> Result<Command, String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.args.dir.join("device.log"))
+            .open(self.args.dir.join(log_name))
             .map_err(|e| format!("log del equipo {}: {e}", self.args.index))?;
         let log2 = log.try_clone().map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(exe);
+        let mut cmd = Command::new(&self.exe);
         cmd.arg("device")
-            .arg(serde_json::to_string(&self.args).map_err(|e| e.to_string())?)
+            .arg(self.json(probe)?)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
             .env(
                 "RUST_LOG",
-                "warn,zeues_sync::engine::follow=info,zeues_sync::engine::leader=info",
-            );
-        match failpoint {
-            Some(fp) => {
-                cmd.env("ZEUES_FAILPOINTS", fp);
-            }
-            None => {
-                cmd.env_remove("ZEUES_FAILPOINTS");
-            }
+                "warn,zeues_sync::engine::follow=info,zeues_sync::engine::leader=info,zeues_sync::engine::writer=info",
+            )
+            .env_remove("ZEUES_FAILPOINTS");
+        Ok(cmd)
+    }
+
+    fn spawn(&mut self, failpoint: Option<&'static str>) -> Result<(), String> {
+        let mut cmd = self.command("device.log", false)?;
+        if let Some(fp) = failpoint {
+            cmd.env("ZEUES_FAILPOINTS", fp);
         }
         self.failpoint = failpoint;
         self.child = Some(
@@ -102,6 +235,13 @@ impl DeviceProc {
                 .map_err(|e| format!("lanzar equipo {}: {e}", self.args.index))?,
         );
         Ok(())
+    }
+
+    /// A second app instance on this device's data directory.
+    fn spawn_probe(&self) -> Result<Child, String> {
+        self.command("segunda-instancia.log", true)?
+            .spawn()
+            .map_err(|e| format!("segunda instancia del equipo {}: {e}", self.args.index))
     }
 
     fn kill9(&mut self) {
@@ -130,6 +270,10 @@ impl DeviceProc {
     fn set_net(&self, sheets: Mode, redis: Mode) {
         self.sheets.set(sheets);
         self.redis.set(redis);
+    }
+
+    fn name(&self) -> &str {
+        &self.plan.name
     }
 }
 
@@ -163,12 +307,167 @@ fn max_per_minute(samples: &[(Instant, u64)]) -> u64 {
         while samples[end].0.duration_since(samples[start].0) > Duration::from_secs(60) {
             start += 1;
         }
-        best = best.max(samples[end].1 - samples[start].1);
+        best = best.max(samples[end].1.saturating_sub(samples[start].1));
     }
     best
 }
 
-pub async fn run(args: SimArgs) -> Result<Report, String> {
+/// Which behaviours this run has, from the flags and (for `--chaos`) the seed.
+fn behaviours(args: &SimArgs) -> Vec<Behaviour> {
+    match &args.scenario {
+        Some(list) => list.clone(),
+        None if args.chaos => {
+            let mut mode = ChaCha8Rng::seed_from_u64(args.seed ^ 0x51_4ed1_5000);
+            let sin_redis = mode.gen_bool(rate::SIN_REDIS_RUNS);
+            BEHAVIOURS
+                .into_iter()
+                .filter(|b| *b != Behaviour::SinRedis || sin_redis)
+                .collect()
+        }
+        None => Vec::new(),
+    }
+}
+
+/// When each worker stands at which tablet. Without roaming, every worker stays at their own
+/// tablet all run (workers split among tablets, several per tablet); with it, they walk.
+fn shifts(
+    workers: &[u32],
+    devices: usize,
+    run_ms: u64,
+    roaming: bool,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Vec<Shift>> {
+    let mut out = vec![Vec::new(); devices];
+    // Past the work's end, so a device restarted late still finds its workers.
+    let end = run_ms + 3_600_000;
+    for (k, w) in workers.iter().enumerate() {
+        let home = k % devices;
+        if !roaming {
+            out[home].push(Shift {
+                worker: *w,
+                from_ms: 0,
+                to_ms: end,
+            });
+            continue;
+        }
+        let mut t = 0;
+        while t < end {
+            let stay = if t > run_ms {
+                end - t
+            } else {
+                rng.gen_range(rate::ROAM_STAY_S) * 1000
+            };
+            let at = if devices > 1 && rng.gen_bool(rate::ROAM_AWAY) {
+                (home + rng.gen_range(1..devices)) % devices
+            } else {
+                home
+            };
+            out[at].push(Shift {
+                worker: *w,
+                from_ms: t,
+                to_ms: t + stay,
+            });
+            t += stay;
+        }
+    }
+    out
+}
+
+/// A running second instance.
+struct Probe {
+    device: usize,
+    child: Child,
+    deadline: Instant,
+}
+
+/// A supervisor errand due at `at`, against `offline` (taken offline for it).
+struct Errand {
+    at: Instant,
+    to: usize,
+    offline: usize,
+    order: Order,
+}
+
+/// Holds every device's Sheets traffic (see `engineering.rs`): connections that pass or are
+/// slow now hold each chunk for a few seconds; the caller waits for requests already inside
+/// the emulator to finish. Returns the modes to put back.
+fn hold_sheets(devices: &[DeviceProc]) -> Vec<Mode> {
+    devices
+        .iter()
+        .map(|d| {
+            let m = d.sheets.mode();
+            if matches!(m, Mode::Pass | Mode::Delay(_)) {
+                d.sheets.set(Mode::Delay(Duration::from_millis(2_500)));
+            }
+            m
+        })
+        .collect()
+}
+
+fn release_sheets(devices: &[DeviceProc], saved: &[Mode]) {
+    for (d, m) in devices.iter().zip(saved) {
+        d.sheets.set(*m);
+    }
+}
+
+fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<(), String> {
+    let tmp = path.with_extension("tmp");
+    let body = serde_json::to_vec_pretty(v).map_err(|e| e.to_string())?;
+    std::fs::write(&tmp, body)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Column of `name` in a dumped tab's header row.
+fn dump_col(book: &SpreadsheetSeed, tab: &str, name: &str) -> Option<(usize, usize)> {
+    let sheet = book.sheets.iter().position(|s| s.title == tab)?;
+    let col = book.sheets[sheet]
+        .rows
+        .first()?
+        .iter()
+        .position(|h| h.as_str() == Some(name))?;
+    Some((sheet, col))
+}
+
+fn cell_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        Json::Object(m) => m
+            .get("string")
+            .or_else(|| m.get("value"))
+            .map(cell_text)
+            .unwrap_or_default(),
+        Json::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Without Redis: the device (`Metadata_JSON.device`) of each audit row in `rows`, in order.
+fn writing_devices(book: &SpreadsheetSeed, rows: std::ops::Range<usize>) -> Vec<String> {
+    let Some((s, col)) = dump_col(book, METADATA, "Metadata_JSON") else {
+        return Vec::new();
+    };
+    book.sheets[s]
+        .rows
+        .iter()
+        .skip(1)
+        .enumerate()
+        .filter(|(i, _)| rows.contains(i))
+        .filter_map(|(_, r)| {
+            let j: Json = serde_json::from_str(&cell_text(r.get(col)?)).ok()?;
+            j.get("device")?.as_str().map(String::from)
+        })
+        .collect()
+}
+
+fn audit_rows(book: &SpreadsheetSeed) -> usize {
+    book.sheets
+        .iter()
+        .find(|s| s.title == METADATA)
+        .map_or(0, |s| s.rows.len().saturating_sub(1))
+}
+
+pub async fn run(args: SimArgs) -> Result<SimReport, String> {
     let tmp;
     let dir = match &args.dir {
         Some(d) => {
@@ -182,17 +481,26 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
     };
     let control = dir.join("control");
     std::fs::create_dir_all(&control).map_err(|e| e.to_string())?;
+    let on = behaviours(&args);
+    let has = |b: Behaviour| on.contains(&b);
     // The fault schedule has its own generator so that it replays exactly for a seed, whatever
-    // the timing of device restarts (which draw from the other one).
+    // the timing of device restarts (which draw from the other one); so does each behaviour.
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let mut restart_rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x005e_ed0f_c4a0);
+    let mut eng_rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x01_e9c1);
+    let mut sup_rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x02_5e9e);
+    let mut inst_rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x03_1257);
+    let mut roam_rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x04_40a3);
+    let mut clock_rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x05_c10c);
+    let names: Vec<&str> = on.iter().map(|b| b.name()).collect();
     eprintln!(
-        "plant-sim: seed={} devices={} spools={} minutes={} chaos={} dir={}",
+        "plant-sim: seed={} devices={} spools={} minutes={} chaos={} behaviours=[{}] dir={}",
         args.seed,
         args.devices,
         args.spools,
         args.minutes,
         args.chaos,
+        names.join(","),
         dir.display()
     );
 
@@ -212,10 +520,20 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
         ],
     ))
     .map_err(|e| e.to_string())?;
-    let initial_audit_rows = meta.rows.len();
+    // The workbook as the run starts, for the checker, in the emulator's own dump form.
+    let initial = emu.dump(BOOK).ok_or("el emulador no tiene la planilla")?;
+    write_json(&dir.join("initial.json"), &initial)?;
     let key = dir.join("sa.json");
     emu.write_service_account(SERVICE_ACCOUNT, &key)
         .map_err(|e| e.to_string())?;
+    let mut engineering = if has(Behaviour::Ingenieria) {
+        let eng_key = dir.join("ingenieria.json");
+        emu.write_service_account(ENGINEERING_ACCOUNT, &eng_key)
+            .map_err(|e| e.to_string())?;
+        Some(Engineering::connect(emu.base_url(), &eng_key, args.seed).await?)
+    } else {
+        None
+    };
 
     let exe = dir.join("plant-sim-device");
     std::fs::copy(
@@ -226,29 +544,54 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
     let redis_addr = format!("127.0.0.1:{}", redis.port())
         .parse()
         .map_err(|e: std::net::AddrParseError| e.to_string())?;
-    let mut devices = Vec::new();
-    let worker_ids: Vec<u32> = zeues_sync::demo::workers()
+    let demo_workers = zeues_sync::demo::workers();
+    let worker_ids: Vec<u32> = demo_workers
         .iter()
         .filter(|w| w.is_listed())
         .map(|w| w.id)
         .collect();
-    for i in 0..args.devices {
-        let ddir = dir.join(format!("dev-{i:02}"));
-        std::fs::create_dir_all(&ddir).map_err(|e| e.to_string())?;
+    let supervisor = demo_workers
+        .iter()
+        .find(|w| w.is_listed() && w.roles.contains(&Rol::Supervisor))
+        .map(|w| w.id);
+    let run_ms = (args.minutes * 60_000.0) as u64;
+    let run_start_ms = chrono::Utc::now().timestamp_millis();
+    let shift_plan = shifts(
+        &worker_ids,
+        args.devices,
+        run_ms,
+        has(Behaviour::Roaming),
+        &mut roam_rng,
+    );
+    let acked_dir = dir.join("acked");
+    std::fs::create_dir_all(&acked_dir).map_err(|e| e.to_string())?;
+    let mut devices = Vec::new();
+    for (i, shifts) in shift_plan.into_iter().enumerate() {
+        let name = format!("dev-{i:02}");
+        let ddir = dir.join(&name);
+        std::fs::create_dir_all(ddir.join("orders")).map_err(|e| e.to_string())?;
         let sheets = ChaosProxy::start(emu.addr())
             .await
             .map_err(|e| e.to_string())?;
         let rproxy = ChaosProxy::start(redis_addr)
             .await
             .map_err(|e| e.to_string())?;
-        // Token requests go straight to the emulator: the JWT audience is its own token URL.
-        let dkey = key.clone();
-        let workers: Vec<u32> = worker_ids
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| k % args.devices == i)
-            .map(|(_, w)| *w)
-            .collect();
+        let mut workers: Vec<u32> = shifts.iter().map(|s| s.worker).collect();
+        workers.sort_unstable();
+        workers.dedup();
+        let clock_offset_ms = if has(Behaviour::Reloj)
+            && (args.scenario.is_some() || clock_rng.gen_bool(rate::SKEWED_SHARE))
+        {
+            clock_rng.gen_range(-rate::MAX_SKEW_MS..=rate::MAX_SKEW_MS)
+        } else {
+            0
+        };
+        if clock_offset_ms != 0 {
+            eprintln!(
+                "plant-sim: {name}: reloj desfasado {:+.1} min",
+                clock_offset_ms as f64 / 60_000.0
+            );
+        }
         let mut d = DeviceProc {
             exe: exe.clone(),
             args: DeviceArgs {
@@ -256,27 +599,56 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
                 dir: ddir,
                 control: control.clone(),
                 sheets_url: format!("http://{}", sheets.addr()),
-                key: dkey,
+                // Token requests go straight to the emulator: the JWT audience is its own
+                // token URL.
+                key: key.clone(),
                 redis_url: format!("redis://{}", rproxy.addr()),
                 seed: args.seed.wrapping_mul(1_000).wrapping_add(i as u64),
                 workers,
+            },
+            plan: DevicePlan {
+                acked_log: Some(acked_dir.join(format!("{name}.jsonl"))),
+                name,
+                clock_offset_ms,
+                sin_redis: has(Behaviour::SinRedis),
+                shifts: if has(Behaviour::Roaming) {
+                    shifts
+                } else {
+                    Vec::new()
+                },
+                run_start_ms,
+                probe: false,
             },
             child: None,
             sheets,
             redis: rproxy,
             restart_at: None,
             failpoint: None,
+            hold_until: None,
         };
         d.spawn(None)?;
         devices.push(d);
     }
 
     let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(args.minutes * 60.0);
+    let deadline = start + Duration::from_millis(run_ms);
+    let secs =
+        |r: std::ops::Range<u64>, rng: &mut ChaCha8Rng| Duration::from_secs(rng.gen_range(r));
     let mut samples: Vec<(Instant, u64)> = Vec::new();
     let mut restores: Vec<(Instant, usize)> = Vec::new();
     let mut next_event = start + Duration::from_secs(5);
+    let mut next_edit = start + secs(rate::ENGINEERING_EVERY_S, &mut eng_rng);
+    let mut next_errand = start + secs(rate::SUPERVISOR_EVERY_S, &mut sup_rng);
+    let mut next_probe = start + secs(rate::SECOND_INSTANCE_EVERY_S, &mut inst_rng);
+    let mut errands: Vec<Errand> = Vec::new();
+    let mut errand_seq = 0u32;
+    let mut probes: Vec<Probe> = Vec::new();
     let mut events: BTreeMap<&'static str, u32> = BTreeMap::new();
+    let mut report = SimReport::default();
+    // The fleet's writes, without Engineering's (its own account, its own quota).
+    let fleet_writes = |emu: &Emulator, eng: &Option<Engineering>| {
+        write_methods(&emu.counts()).saturating_sub(eng.as_ref().map_or(0, |e| e.writes))
+    };
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let now = Instant::now();
@@ -284,15 +656,16 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
             .last()
             .is_none_or(|(t, _)| now.duration_since(*t) >= Duration::from_secs(1))
         {
-            samples.push((now, write_methods(&emu.counts())));
+            samples.push((now, fleet_writes(&emu, &engineering)));
         }
         restores.retain(|(at, i)| {
-            if *at <= now {
-                devices[*i].set_net(Mode::Pass, Mode::Pass);
-                false
-            } else {
-                true
+            if *at > now {
+                return true;
             }
+            if devices[*i].hold_until.is_none_or(|h| h <= now) {
+                devices[*i].set_net(Mode::Pass, Mode::Pass);
+            }
+            false
         });
         for d in devices.iter_mut() {
             if let Some(code) = d.exited() {
@@ -308,6 +681,106 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
                 d.spawn(None)?;
             }
         }
+        check_probes(&mut probes, &mut devices, &mut report, &mut events, false);
+
+        // A second app instance on a running device's directory.
+        if has(Behaviour::SegundaInstancia) && now >= next_probe {
+            next_probe = now + secs(rate::SECOND_INSTANCE_EVERY_S, &mut inst_rng);
+            let i = inst_rng.gen_range(0..devices.len());
+            let d = &devices[i];
+            // Only against a device that holds its directory for sure: running, past its
+            // start, and not armed to die at a failpoint (its death would free the lock).
+            let running = d.child.is_some()
+                && d.failpoint.is_none()
+                && read_status(&d.args.dir).is_some_and(|s| s.phase == "working");
+            if running && !probes.iter().any(|p| p.device == i) {
+                probes.push(Probe {
+                    device: i,
+                    child: d.spawn_probe()?,
+                    deadline: now + Duration::from_secs(15),
+                });
+                *events.entry("segunda_instancia").or_default() += 1;
+            }
+        }
+
+        // Engineering at the sheet.
+        if let Some(eng) = engineering.as_mut() {
+            if now >= next_edit {
+                next_edit = now + secs(rate::ENGINEERING_EVERY_S, &mut eng_rng);
+                let what = Edit::draw(&mut eng_rng);
+                let saved = (what == Edit::Sort).then(|| hold_sheets(&devices));
+                if saved.is_some() {
+                    // Requests already inside the emulator finish; new ones wait at the proxy.
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                }
+                let done = eng.edit(what).await;
+                if let Some(saved) = saved {
+                    release_sheets(&devices, &saved);
+                }
+                match done {
+                    Ok(msg) => {
+                        eprintln!("plant-sim: ingeniería: {msg}");
+                        *events.entry(what.label()).or_default() += 1;
+                    }
+                    Err(e) => eprintln!("plant-sim: ingeniería ({}): {e}", what.label()),
+                }
+            }
+        }
+
+        // A supervisor releases spools of workers whose tablet went offline with work queued.
+        if has(Behaviour::Supervisor) && now >= next_errand {
+            next_errand = now + secs(rate::SUPERVISOR_EVERY_S, &mut sup_rng);
+            let n = devices.len();
+            let offline = sup_rng.gen_range(0..n);
+            let to = if n > 1 {
+                (offline + sup_rng.gen_range(1..n)) % n
+            } else {
+                offline
+            };
+            let hold = secs(rate::SUPERVISOR_OFFLINE_S, &mut sup_rng);
+            let acts = secs(rate::SUPERVISOR_ACTS_AFTER_S, &mut sup_rng);
+            let forzar = sup_rng.gen_range(1..=2);
+            if let Some(sup) = supervisor {
+                let d = &mut devices[offline];
+                d.set_net(Mode::Cut, Mode::Cut);
+                d.hold_until = Some(d.hold_until.map_or(now + hold, |h| h.max(now + hold)));
+                restores.push((now + hold, offline));
+                errands.push(Errand {
+                    at: now + acts,
+                    to,
+                    offline,
+                    order: Order {
+                        supervisor: sup,
+                        occupants: d.args.workers.clone(),
+                        forzar,
+                        override_blocked: true,
+                    },
+                });
+                *events.entry("supervisor_offline").or_default() += 1;
+            }
+        }
+        let (due, later): (Vec<Errand>, Vec<Errand>) =
+            errands.into_iter().partition(|e| e.at <= now);
+        errands = later;
+        for e in due {
+            let queued = read_status(&devices[e.offline].args.dir).map_or(0, |s| s.pending);
+            if queued > 0 {
+                *events.entry("supervisor_vs_queued").or_default() += 1;
+            }
+            errand_seq += 1;
+            let path = devices[e.to]
+                .args
+                .dir
+                .join("orders")
+                .join(format!("{errand_seq:05}.json"));
+            write_json(&path, &e.order)?;
+            eprintln!(
+                "plant-sim: supervisor en {} contra {} (desconectado, {queued} en cola)",
+                devices[e.to].name(),
+                devices[e.offline].name()
+            );
+        }
+
         if !args.chaos || now < next_event {
             continue;
         }
@@ -315,27 +788,29 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
         let i = rng.gen_range(0..devices.len());
         let roll: f64 = rng.gen();
         let hold = Duration::from_secs(rng.gen_range(3..25));
+        let mut net = |devices: &mut Vec<DeviceProc>, s: Mode, r: Mode| {
+            devices[i].set_net(s, r);
+            let h = now + hold;
+            devices[i].hold_until = Some(devices[i].hold_until.map_or(h, |x| x.max(h)));
+            restores.push((h, i));
+        };
         if roll < 0.30 {
             let m = if rng.gen_bool(0.5) {
                 Mode::Cut
             } else {
                 Mode::Blackhole
             };
-            devices[i].set_net(m, m);
-            restores.push((now + hold, i));
+            net(&mut devices, m, m);
             *events.entry("offline").or_default() += 1;
         } else if roll < 0.40 {
-            devices[i].set_net(Mode::Cut, Mode::Pass);
-            restores.push((now + hold, i));
+            net(&mut devices, Mode::Cut, Mode::Pass);
             *events.entry("sheets_unreachable").or_default() += 1;
         } else if roll < 0.48 {
-            devices[i].set_net(Mode::Pass, Mode::Cut);
-            restores.push((now + hold, i));
+            net(&mut devices, Mode::Pass, Mode::Cut);
             *events.entry("redis_unreachable").or_default() += 1;
         } else if roll < 0.56 {
             let d = Mode::Delay(Duration::from_millis(rng.gen_range(100..900)));
-            devices[i].set_net(d, d);
-            restores.push((now + hold, i));
+            net(&mut devices, d, d);
             *events.entry("slow_network").or_default() += 1;
         } else if roll < 0.66 {
             emu.add_fault(
@@ -375,32 +850,45 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
                 .map_err(|e| format!("reinicio de redis-server: {e}"))?;
             *events.entry("redis_restart").or_default() += 1;
         } else if devices[i].child.is_some() {
-            devices[i].kill9();
             let fp = if rng.gen_bool(0.5) {
                 Some(FAILPOINTS[rng.gen_range(0..FAILPOINTS.len())])
             } else {
                 None
             };
-            devices[i].restart_at = None;
-            devices[i].spawn(fp)?;
-            *events.entry("kill9").or_default() += 1;
+            // A second instance being refused right now must find the directory held.
+            if !probes.iter().any(|p| p.device == i) {
+                devices[i].kill9();
+                devices[i].restart_at = None;
+                devices[i].spawn(fp)?;
+                *events.entry("kill9").or_default() += 1;
+            }
         }
     }
 
     // Stop the faults and the work; let every outbox drain.
     emu.clear_faults();
     for d in devices.iter_mut() {
+        d.hold_until = None;
         d.set_net(Mode::Pass, Mode::Pass);
     }
+    let probe_deadline = Instant::now() + Duration::from_secs(20);
+    while !probes.is_empty() && Instant::now() < probe_deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        check_probes(&mut probes, &mut devices, &mut report, &mut events, false);
+    }
+    check_probes(&mut probes, &mut devices, &mut report, &mut events, true);
     std::fs::write(control.join("stop"), b"").map_err(|e| e.to_string())?;
+    let stop_rows = emu.dump(BOOK).map_or(0, |b| audit_rows(&b));
     eprintln!(
         "plant-sim: work stopped after {:.0}s; events {events:?}; draining",
         start.elapsed().as_secs_f64()
     );
-    let drain_deadline = Instant::now() + args.drain_timeout;
+    let sin_redis = has(Behaviour::SinRedis);
+    let drain_start = Instant::now();
+    let drain_deadline = drain_start + args.drain_timeout;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        samples.push((Instant::now(), write_methods(&emu.counts())));
+        samples.push((Instant::now(), fleet_writes(&emu, &engineering)));
         let mut all = true;
         for d in devices.iter_mut() {
             if d.exited().is_some() || (d.child.is_none()) {
@@ -409,7 +897,26 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
                 all = false;
                 continue;
             }
-            if read_status(&d.args.dir).is_none_or(|s| s.phase != "drained") {
+            let phase = read_status(&d.args.dir)
+                .map(|s| s.phase)
+                .unwrap_or_default();
+            let retire = d.args.dir.join("retire");
+            if sin_redis && phase == "drained" && !retire.exists() {
+                // Without Redis a drained device steps down so the next one with queued taps
+                // can become the writer (see device.rs).
+                std::fs::write(&retire, b"").map_err(|e| e.to_string())?;
+                eprintln!(
+                    "plant-sim: {} vació su cola; deja el rol de escritor ({:.0}s)",
+                    d.name(),
+                    drain_start.elapsed().as_secs_f64()
+                );
+            }
+            let done = if sin_redis {
+                phase == "retired"
+            } else {
+                phase == "drained"
+            };
+            if !done {
                 all = false;
             }
         }
@@ -421,8 +928,12 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
             break;
         }
     }
+    eprintln!(
+        "plant-sim: drained in {:.0}s",
+        drain_start.elapsed().as_secs_f64()
+    );
     std::fs::write(control.join("finish"), b"").map_err(|e| e.to_string())?;
-    let exit_deadline = Instant::now() + Duration::from_secs(60);
+    let exit_deadline = Instant::now() + Duration::from_secs(90);
     while devices.iter().any(|d| d.child.is_some()) && Instant::now() < exit_deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
         for d in devices.iter_mut() {
@@ -432,23 +943,227 @@ pub async fn run(args: SimArgs) -> Result<Report, String> {
     for d in devices.iter_mut() {
         d.kill9();
     }
-    samples.push((Instant::now(), write_methods(&emu.counts())));
+    samples.push((Instant::now(), fleet_writes(&emu, &engineering)));
+    report.max_writes_per_min = max_per_minute(&samples);
+
+    // The independent checker, on plain data only; every input is kept in the run's folder.
     let book = emu.dump(BOOK).ok_or("el emulador no tiene la planilla")?;
-    let operaciones = dump_grid(&book, OPERACIONES).ok_or("falta Operaciones")?;
-    let metadata = dump_grid(&book, METADATA).ok_or("falta Metadata")?;
-    let report = check(&Inputs {
-        initial: ops,
-        initial_audit_rows,
-        operaciones,
-        metadata,
-        devices: devices
-            .iter()
-            .map(|d| d.args.dir.join("zeues.db"))
-            .collect(),
-        max_writes_per_min: max_per_minute(&samples),
-    })?;
+    write_json(&dir.join("final.json"), &book)?;
+    let final_tags: HashSet<String> = dump_col(&book, OPERACIONES, "TAG_SPOOL")
+        .map(|(s, c)| {
+            book.sheets[s]
+                .rows
+                .iter()
+                .skip(1)
+                .filter_map(|r| r.get(c))
+                .map(|v| cell_text(v).trim().to_uppercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let appended = engineering
+        .as_ref()
+        .map(|e| e.appended(&final_tags))
+        .unwrap_or_default();
+    write_json(&dir.join("appended.json"), &appended)?;
+    let json = |v: &SpreadsheetSeed| serde_json::to_value(v).map_err(|e| e.to_string());
+    let mut acked = Vec::new();
+    let mut replicas = Vec::new();
+    for d in &devices {
+        if let Some(log) = &d.plan.acked_log {
+            if log.exists() {
+                acked.extend(read_acked_jsonl(log).map_err(|e| e.to_string())?);
+            }
+        }
+        replicas.push(Replica {
+            device: d.name().to_string(),
+            rows: read_replica(&d.args.dir.join("zeues.db")).map_err(|e| e.to_string())?,
+        });
+    }
+    // The checker replays every Metadata row from the initial sheet's state, and the seeded
+    // rows are the history that led to that state: it replays only what the run appended.
+    // The log is append-only, so those rows must still be there, unchanged.
+    let initial_rows = audit_rows(&initial);
+    let mut replayed = book.clone();
+    if let (Some(first), Some(last)) = (
+        initial.sheets.iter().find(|s| s.title == METADATA),
+        replayed.sheets.iter_mut().find(|s| s.title == METADATA),
+    ) {
+        let n = first.rows.len();
+        if last.rows.len() < n || last.rows[..n] != first.rows[..] {
+            report.details.push(
+                "Metadata: las filas que había al empezar cambiaron (el log es solo para agregar)"
+                    .into(),
+            );
+            report.checker_input_broken = true;
+        } else {
+            last.rows.drain(1..n);
+        }
+    }
+    let input = RunInput {
+        initial: Workbook::from_dump_json(&json(&initial)?).map_err(|e| e.to_string())?,
+        final_book: Workbook::from_dump_json(&json(&replayed)?).map_err(|e| e.to_string())?,
+        appended_spools: appended,
+        acked,
+        replicas,
+    };
+    report.checker = zeues_checker::check(&input);
+
+    if sin_redis {
+        // Exactly one device writes a spreadsheet without Redis: while the fleet worked, the
+        // audit rows must all come from one device (the drain hands the role over on purpose).
+        let writers = writing_devices(&book, initial_rows..stop_rows);
+        let switches = writers.windows(2).filter(|w| w[0] != w[1]).count() as u64;
+        let distinct: HashSet<&String> = writers.iter().collect();
+        eprintln!(
+            "plant-sim: sin Redis: {} filas de auditoría durante el trabajo, de {} equipo(s); {} toques rechazados con ESCRITOR_OCUPADO",
+            writers.len(),
+            distinct.len(),
+            devices
+                .iter()
+                .filter_map(|d| read_status(&d.args.dir))
+                .map(|s| s.writer_refused)
+                .sum::<u64>()
+        );
+        if switches > 0 {
+            report.writer_switches = switches;
+            report.details.push(format!(
+                "sin Redis, el equipo que escribe cambió {switches} vez/veces durante el trabajo: {:?}",
+                distinct
+            ));
+        }
+    }
+    let statuses: Vec<_> = devices
+        .iter()
+        .filter_map(|d| read_status(&d.args.dir))
+        .collect();
+    eprintln!(
+        "plant-sim: supervisor: {} encargos, {} liberaciones forzadas, {} overrides",
+        statuses.iter().map(|s| s.orders).sum::<u64>(),
+        statuses.iter().map(|s| s.forced).sum::<u64>(),
+        statuses.iter().map(|s| s.overrides).sum::<u64>()
+    );
+    eprintln!("plant-sim: events {events:?}");
     eprintln!("plant-sim: api calls {:?}", emu.counts());
+    std::fs::write(dir.join("report.txt"), report.checker.to_string())
+        .map_err(|e| e.to_string())?;
     drop(redis);
     emu.shutdown().await;
     Ok(report)
+}
+
+/// Collects second instances that ended (or overstayed): refused is right; anything else ran.
+fn check_probes(
+    probes: &mut Vec<Probe>,
+    devices: &mut [DeviceProc],
+    report: &mut SimReport,
+    events: &mut BTreeMap<&'static str, u32>,
+    give_up: bool,
+) {
+    let now = Instant::now();
+    probes.retain_mut(|p| {
+        let name = devices[p.device].name().to_string();
+        let code = match p.child.try_wait() {
+            Ok(Some(status)) => status.code(),
+            Ok(None) if give_up || now > p.deadline => {
+                if let Err(e) = p.child.kill() {
+                    eprintln!("plant-sim: segunda instancia de {name}: kill: {e}");
+                }
+                if let Err(e) = p.child.wait() {
+                    eprintln!("plant-sim: segunda instancia de {name}: wait: {e}");
+                }
+                report.second_instance_ran += 1;
+                report.details.push(format!(
+                    "{name}: una segunda instancia en su directorio no terminó (no fue rechazada)"
+                ));
+                return false;
+            }
+            Ok(None) => return true,
+            Err(e) => {
+                eprintln!("plant-sim: segunda instancia de {name}: {e}");
+                return true;
+            }
+        };
+        if code == Some(i32::from(REFUSED)) {
+            *events.entry("segunda_instancia_rechazada").or_default() += 1;
+        } else {
+            report.second_instance_ran += 1;
+            report.details.push(format!(
+                "{name}: una segunda instancia en su directorio terminó con {code:?}{}",
+                if code == Some(i32::from(PROBE_RAN)) {
+                    " (obtuvo el bloqueo del directorio)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        false
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn roaming_workers_are_at_one_tablet_at_a_time_and_tablets_share_workers() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let workers: Vec<u32> = (93..103).collect();
+        let plan = shifts(&workers, 4, 180_000, true, &mut rng);
+        for w in &workers {
+            let mut spans: Vec<(u64, u64)> = plan
+                .iter()
+                .flatten()
+                .filter(|s| s.worker == *w)
+                .map(|s| (s.from_ms, s.to_ms))
+                .collect();
+            spans.sort_unstable();
+            for pair in spans.windows(2) {
+                assert_eq!(pair[0].1, pair[1].0, "worker {w}: no gap, no overlap");
+            }
+            assert_eq!(spans[0].0, 0);
+        }
+        let sets: Vec<HashSet<u32>> = plan
+            .iter()
+            .map(|d| d.iter().map(|s| s.worker).collect())
+            .collect();
+        assert!(
+            sets[0].intersection(&sets[1]).count() > 0,
+            "tablets share workers"
+        );
+        // Same seed, same schedule.
+        let again = shifts(
+            &workers,
+            4,
+            180_000,
+            true,
+            &mut ChaCha8Rng::seed_from_u64(7),
+        );
+        assert_eq!(format!("{plan:?}"), format!("{again:?}"));
+    }
+
+    #[test]
+    fn chaos_turns_every_behaviour_on_but_sin_redis_only_for_some_seeds() {
+        let runs: Vec<Vec<Behaviour>> = (0..40)
+            .map(|seed| {
+                behaviours(&SimArgs {
+                    chaos: true,
+                    seed,
+                    ..SimArgs::default()
+                })
+            })
+            .collect();
+        assert!(runs.iter().all(|b| b.len() >= 5));
+        let sin = runs
+            .iter()
+            .filter(|b| b.contains(&Behaviour::SinRedis))
+            .count();
+        assert!(sin > 0 && sin < 40, "{sin}");
+        let one = behaviours(&SimArgs {
+            scenario: Some(vec![Behaviour::Reloj]),
+            chaos: true,
+            ..SimArgs::default()
+        });
+        assert_eq!(one, vec![Behaviour::Reloj]);
+    }
 }
