@@ -32,6 +32,14 @@ fn no_settle(mut cfg: RedisConfig) -> RedisConfig {
 
 async fn contract(coord: &RedisCoordinator) {
     coord.ping().await.unwrap();
+    // The workers list the leader publishes: hash and JSON together.
+    assert_eq!(coord.workers_hash().await.unwrap(), None);
+    coord.put_workers("h1", "[]").await.unwrap();
+    assert_eq!(coord.workers_hash().await.unwrap().as_deref(), Some("h1"));
+    assert_eq!(
+        coord.workers().await.unwrap(),
+        Some(("h1".to_string(), "[]".to_string()))
+    );
     // Occupation locks: one holder, compare-and-delete.
     let a = LockHolder {
         worker_id: 93,

@@ -13,6 +13,10 @@ use crate::ports::{ChangeRead, CoordError, StreamCursor};
 
 /// Where the device's stream position is kept.
 const CURSOR_SETTING: &str = "stream_cursor";
+/// The hash of the workers list this device last took from the leader.
+const WORKERS_SETTING: &str = "workers_hash";
+/// How often a device compares its workers list with the leader's (one small Redis read).
+const WORKERS_CHECK: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct FollowConfig {
@@ -35,7 +39,7 @@ impl Default for FollowConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum FollowError {
+pub enum FollowError {
     #[error(transparent)]
     Coord(#[from] CoordError),
     #[error(transparent)]
@@ -118,11 +122,47 @@ impl Engine {
 
     /// Follows the change stream until shutdown. Errors are logged and retried; the
     /// coordinator's health shows in the sync status.
+    /// Takes the workers list the leader published when it differs from this device's (a
+    /// worker added to the sheet mid-shift can tap on every tablet). Returns whether it changed.
+    pub async fn sync_workers(&self) -> Result<bool, FollowError> {
+        let Some(hash) = self.coord.workers_hash().await? else {
+            return Ok(false);
+        };
+        if self.store.setting(WORKERS_SETTING)?.as_deref() == Some(hash.as_str()) {
+            return Ok(false);
+        }
+        let Some((hash, json)) = self.coord.workers().await? else {
+            return Ok(false);
+        };
+        let workers: Vec<crate::domain::Worker> = match serde_json::from_str(&json) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "lista de trabajadores publicada ilegible; se ignora");
+                return Ok(false);
+            }
+        };
+        self.store.replace_workers(&workers)?;
+        self.store.set_setting(WORKERS_SETTING, &hash)?;
+        tracing::info!(
+            trabajadores = workers.len(),
+            "lista de trabajadores actualizada desde el líder"
+        );
+        self.emit(AppEvent::ReplicaChanged { tags: Vec::new() });
+        Ok(true)
+    }
+
     pub async fn follow_stream(self: Arc<Self>, cfg: FollowConfig) {
         let mut stop = self.stop.subscribe();
+        let mut workers_checked: Option<tokio::time::Instant> = None;
         loop {
             if *stop.borrow() {
                 break;
+            }
+            if workers_checked.is_none_or(|t| t.elapsed() >= WORKERS_CHECK) {
+                workers_checked = Some(tokio::time::Instant::now());
+                if let Err(e) = self.sync_workers().await {
+                    tracing::debug!(error = %e, "no se pudo revisar la lista de trabajadores");
+                }
             }
             let pause = match self.follow_once(&cfg).await {
                 Ok(Step::Cold) => {

@@ -22,7 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::Engine;
-use crate::domain::sheet::{OperacionesLayout, OPERACIONES};
+use crate::domain::sheet::{decode_workers, OperacionesLayout, OPERACIONES, ROLES, TRABAJADORES};
 use crate::domain::time::santiago;
 use crate::domain::worker::worker_id_from_token;
 use crate::domain::{AuditEvent, EventType, Spool};
@@ -44,6 +44,9 @@ pub struct LeaderConfig {
     pub orphan_grace: Duration,
     /// Row mutex held while the leader fixes a row.
     pub row_lock_ttl: Duration,
+    /// Every this many rounds the leader reads `Trabajadores` and `Roles` (two reads) and
+    /// publishes them when they changed: a worker added mid-shift reaches every tablet.
+    pub workers_every: u32,
 }
 
 impl Default for LeaderConfig {
@@ -53,6 +56,7 @@ impl Default for LeaderConfig {
             poll_interval: Duration::from_secs(10),
             orphan_grace: Duration::from_secs(120),
             row_lock_ttl: Duration::from_secs(10),
+            workers_every: 6,
         }
     }
 }
@@ -88,6 +92,8 @@ pub struct TickReport {
     pub overrides: usize,
     pub locks_restored: usize,
     pub locks_released: usize,
+    /// The workers list changed in the sheet and was published.
+    pub workers_published: bool,
 }
 
 impl TickReport {
@@ -113,6 +119,8 @@ pub struct LeaderDuties {
     known: HashMap<String, String>,
     /// Locks that disagree with the sheet, and since when.
     suspects: HashMap<String, (LockHolder, DateTime<Utc>)>,
+    /// Rounds done (the workers list is read every `workers_every`).
+    rounds: u64,
 }
 
 impl LeaderDuties {
@@ -141,6 +149,11 @@ impl LeaderDuties {
         }
         self.reconcile_locks(engine, &layout, &rows, &mut report)
             .await?;
+        let every = u64::from(self.cfg.workers_every.max(1));
+        if self.rounds.is_multiple_of(every) {
+            report.workers_published = engine.publish_workers(&self.cfg).await?;
+        }
+        self.rounds += 1;
         if cold {
             // Last: devices reload from the cache only once it is complete.
             let epoch = format!(
@@ -318,6 +331,16 @@ impl LeaderDuties {
     }
 }
 
+/// FNV-1a of a text, as hex (stable across devices and compilers).
+pub(crate) fn fnv_hex(s: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 /// The fields in which two states of a row differ (the leader's import log says which).
 fn differing_fields(a: &Spool, b: &Spool) -> Vec<&'static str> {
     let mut out = Vec::new();
@@ -489,6 +512,31 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// Reads the workers and roles from the sheet and, when they differ from what the
+    /// coordinator holds, publishes them (every tablet picks them up: `sync_workers`).
+    async fn publish_workers(&self, cfg: &LeaderConfig) -> Result<bool, LeaderError> {
+        self.read_budget(cfg).await?;
+        let trab = self.workbook.read_tab(TRABAJADORES).await?;
+        self.read_budget(cfg).await?;
+        let roles = self.workbook.read_tab(ROLES).await?;
+        let (workers, problems) = decode_workers(&trab, &roles).map_err(WorkbookError::Schema)?;
+        for p in &problems {
+            tracing::warn!(hoja = %p.tab, fila = p.row, problema = %p.message, "fila de trabajadores no leída por el líder");
+        }
+        let json = serde_json::to_string(&workers)
+            .map_err(|e| LeaderError::Coord(CoordError::Protocol(e.to_string())))?;
+        let hash = fnv_hex(&json);
+        if self.coord.workers_hash().await?.as_deref() == Some(hash.as_str()) {
+            return Ok(false);
+        }
+        self.coord.put_workers(&hash, &json).await?;
+        tracing::info!(
+            trabajadores = workers.len(),
+            "lista de trabajadores publicada"
+        );
+        Ok(true)
     }
 
     /// `SUPERVISOR_OVERRIDE` by SYSTEM for a spool a person un-blocked in the sheet. Returns

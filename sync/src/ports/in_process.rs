@@ -32,6 +32,7 @@ struct State {
     epoch: Option<String>,
     lease: Option<(String, Instant)>,
     presence: BTreeMap<String, (Presence, Instant)>,
+    workers: Option<(String, String)>,
 }
 
 /// How this coordinator describes itself (the engine recognises it by this).
@@ -123,6 +124,19 @@ impl InProcessCoordinator {
 
 #[async_trait]
 impl Coordinator for InProcessCoordinator {
+    async fn workers(&self) -> Result<Option<(String, String)>, CoordError> {
+        Ok(self.state().workers.clone())
+    }
+
+    async fn workers_hash(&self) -> Result<Option<String>, CoordError> {
+        Ok(self.state().workers.as_ref().map(|(h, _)| h.clone()))
+    }
+
+    async fn put_workers(&self, hash: &str, json: &str) -> Result<(), CoordError> {
+        self.state().workers = Some((hash.to_string(), json.to_string()));
+        Ok(())
+    }
+
     fn describe(&self) -> String {
         DESCRIPTION.into()
     }

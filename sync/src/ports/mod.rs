@@ -424,6 +424,19 @@ pub trait Coordinator: Send + Sync {
         block: Duration,
     ) -> Result<ChangeRead, CoordError>;
 
+    // The plant's workers and roles, as the leader last read them from the sheet.
+    /// `(hash, JSON of the workers)`; `None` until a leader published them.
+    async fn workers(&self) -> Result<Option<(String, String)>, CoordError> {
+        Ok(None)
+    }
+    /// Just the hash: devices compare it every few seconds.
+    async fn workers_hash(&self) -> Result<Option<String>, CoordError> {
+        Ok(None)
+    }
+    async fn put_workers(&self, _hash: &str, _json: &str) -> Result<(), CoordError> {
+        Ok(())
+    }
+
     // Leader lease and presence.
     /// Takes the lease when free or renews it when `device_id` holds it; `false` otherwise.
     async fn lease(&self, device_id: &str, ttl: Duration) -> Result<bool, CoordError>;

@@ -213,6 +213,7 @@ impl DeviceOptions {
                 poll_interval: Duration::from_millis(300),
                 orphan_grace: Duration::from_secs(1),
                 row_lock_ttl: Duration::from_secs(2),
+                ..LeaderConfig::default()
             }),
             presence: Some(PresenceConfig {
                 interval: Duration::from_millis(300),

@@ -294,3 +294,80 @@ async fn a_leader_that_died_after_auditing_an_unblock_is_not_audited_twice() {
         .count();
     assert_eq!(overrides, 1);
 }
+
+#[tokio::test]
+async fn a_worker_added_to_the_sheet_mid_shift_reaches_every_tablet() {
+    let mut r = rig().await;
+    r.duties = LeaderDuties::new(LeaderConfig {
+        workers_every: 1,
+        ..cfg()
+    });
+    assert!(
+        r.tick().await.workers_published,
+        "first round publishes the list"
+    );
+    // Another tablet, started before the new worker existed.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(&dir.path().join("b.db")).unwrap();
+    let b = Engine::new(
+        Arc::new(store),
+        r.wb.clone(),
+        r.coord.clone(),
+        r.clock.clone(),
+        Arc::new(NoNotifier),
+        tokio::sync::broadcast::channel(16).0,
+        EngineConfig::default(),
+    );
+    b.load_snapshot().await.unwrap();
+    assert!(b.store.worker(150).unwrap().is_none());
+    // Engineering adds worker 150, an Armador, to Trabajadores and Roles.
+    for (tab, values) in [
+        (
+            crate::domain::sheet::TRABAJADORES,
+            vec![
+                ("Id", "150"),
+                ("Nombre", "Rosa"),
+                ("Apellido", "Navarro"),
+                ("Activo", "TRUE"),
+            ],
+        ),
+        (
+            crate::domain::sheet::ROLES,
+            vec![("Id", "150"), ("Rol", "Armador"), ("Activo", "TRUE")],
+        ),
+    ] {
+        let headers = r.wb.read_tab(tab).await.unwrap().headers;
+        let map = crate::domain::ColumnMap::from_headers(&headers);
+        let mut cells = vec![CellValue::Empty; headers.len()];
+        for (h, v) in values {
+            cells[map.find(h).unwrap()] = match v.parse::<f64>() {
+                Ok(n) => CellValue::Number(n),
+                Err(_) if v == "TRUE" => CellValue::text("TRUE"),
+                Err(_) => CellValue::text(v),
+            };
+        }
+        r.wb.write(&WriteBatch {
+            appends: vec![crate::ports::Append {
+                tab: tab.into(),
+                cells,
+            }],
+            ..WriteBatch::default()
+        })
+        .await
+        .unwrap();
+    }
+    assert!(r.tick().await.workers_published);
+    assert!(
+        b.sync_workers().await.unwrap(),
+        "tablet B takes the new list"
+    );
+    let rosa = b
+        .store
+        .worker(150)
+        .unwrap()
+        .expect("the new worker is on tablet B");
+    assert_eq!(rosa.token(), "RN(150)");
+    // Nothing changed since: no second publish, no reload.
+    assert!(!r.tick().await.workers_published);
+    assert!(!b.sync_workers().await.unwrap());
+}

@@ -54,6 +54,11 @@ impl Keys {
         format!("{}:rows", self.prefix)
     }
 
+    /// The plant's workers as the leader last read them: a hash `{hash, json}`.
+    pub(super) fn workers(&self) -> String {
+        format!("{}:workers", self.prefix)
+    }
+
     pub(super) fn applied(&self, command_id: &str) -> String {
         format!("{}:applied:{command_id}", self.prefix)
     }

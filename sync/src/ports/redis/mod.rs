@@ -584,6 +584,37 @@ impl Coordinator for RedisCoordinator {
         Ok(true)
     }
 
+    async fn workers(&self) -> Result<Option<(String, String)>, CoordError> {
+        let (hash, json): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.keys.workers())
+            .arg("hash")
+            .arg("json")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(coord_err)?;
+        Ok(hash.zip(json))
+    }
+
+    async fn workers_hash(&self) -> Result<Option<String>, CoordError> {
+        self.conn()
+            .hget(self.keys.workers(), "hash")
+            .await
+            .map_err(coord_err)
+    }
+
+    async fn put_workers(&self, hash: &str, json: &str) -> Result<(), CoordError> {
+        let _: () = redis::cmd("HSET")
+            .arg(self.keys.workers())
+            .arg("hash")
+            .arg(hash)
+            .arg("json")
+            .arg(json)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(coord_err)?;
+        Ok(())
+    }
+
     async fn epoch(&self) -> Result<Option<String>, CoordError> {
         self.conn().get(self.keys.epoch()).await.map_err(coord_err)
     }
