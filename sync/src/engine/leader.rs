@@ -692,7 +692,9 @@ impl Engine {
         let every = cfg.renew_every();
         let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
+            // `biased`: deterministic tie-break (see `Engine::run`).
             tokio::select! {
+                biased;
                 r = &mut tick => {
                     match &r {
                         Ok(rep) if !rep.is_quiet() => tracing::info!(?rep, "ronda del líder"),

@@ -251,7 +251,10 @@ impl Engine {
                 continue;
             }
             let sleep_for = self.time_to_next_due();
+            // `biased`: a tie (a tap's wake-up and the timer in the same instant) is broken the
+            // same way every time, so a simulated run replays exactly (issue 12 §3).
             tokio::select! {
+                biased;
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep_for) => {}
                 _ = stop.changed() => {}

@@ -611,7 +611,9 @@ impl Engine {
         let every = (self.config.row_lock_ttl / 3).max(std::time::Duration::from_millis(100));
         let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let result = loop {
+            // `biased`: deterministic tie-break (see `Engine::run`).
             tokio::select! {
+                biased;
                 r = &mut round => break r,
                 _ = renew.tick() => self.renew_row_locks(&locked).await,
             }
@@ -998,7 +1000,9 @@ impl Engine {
                     // the occupation within a second even while this round waits for quota.
                     let until = tokio::time::Instant::now() + d;
                     loop {
+                        // `biased`: deterministic tie-break (see `Engine::run`).
                         tokio::select! {
+                            biased;
                             _ = tokio::time::sleep_until(until) => break,
                             _ = self.wake.notified() => {
                                 if let Err(e) = self.claim_once().await {
