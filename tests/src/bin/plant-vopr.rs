@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! plant-vopr --seeds 1..10000 [--devices 10] [--spools 200] [--minutes M] [--scenario NAME]
-//!            [--seed-start random|N] [--count N] [--jobs N] [--verbose] [--no-shrink]
+//!            [--seed-start random|N] [--count N] [--jobs N] [--verbose] [--trace] [--no-shrink]
 //! ```
+//! `--verbose` keeps every Sheets and Redis call in the trace; `--trace` prints the trace of every
+//! run, failing or not.
 //! Prints one summary line; for each failing seed (up to three), its trace hash, what failed and
 //! the shortest trace that still fails. Exits 1 on any violation.
 
@@ -19,11 +21,13 @@ const DEFAULT_MINUTES: f64 = 3.0;
 struct Args {
     sweep: Sweep,
     shrink: bool,
+    /// Print every run's trace, failing or not (for one seed).
+    trace: bool,
 }
 
 fn usage() -> String {
     "uso: plant-vopr --seeds A..B [--seed-start random|N] [--count N] [--devices 10] [--spools 200] \
-     [--minutes M] [--scenario NAME] [--jobs 1] [--verbose] [--no-shrink]"
+     [--minutes M] [--scenario NAME] [--jobs 1] [--verbose] [--trace] [--no-shrink]"
         .into()
 }
 
@@ -54,6 +58,7 @@ fn parse() -> Result<Args, String> {
         work_dir: default_work_dir(),
     };
     let mut shrink = true;
+    let mut trace = false;
     let mut start: Option<String> = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -77,6 +82,7 @@ fn parse() -> Result<Args, String> {
             "--work-dir" => sweep.work_dir = value()?.into(),
             "--verbose" => sweep.verbose = true,
             "--no-shrink" => shrink = false,
+            "--trace" => trace = true,
             "-h" | "--help" => return Err(usage()),
             other => return Err(format!("argumento desconocido '{other}'\n{}", usage())),
         }
@@ -97,7 +103,11 @@ fn parse() -> Result<Args, String> {
     if sweep.devices == 0 || sweep.spools == 0 {
         return Err("--devices y --spools deben ser mayores que 0".into());
     }
-    Ok(Args { sweep, shrink })
+    Ok(Args {
+        sweep,
+        shrink,
+        trace,
+    })
 }
 
 fn main() {
@@ -132,6 +142,9 @@ fn main() {
             );
         } else if s.verbose {
             eprintln!("plant-vopr: seed {} ok (trace {:016x})", o.seed, o.hash);
+        }
+        if args.trace {
+            eprintln!("{}", explain(o, &s.config(o.seed, 0)));
         }
         if done.is_multiple_of(500) {
             eprintln!("plant-vopr: {done} seeds");

@@ -25,13 +25,13 @@ use super::redis::SimCoordinator;
 use super::workbook::SimWorkbook;
 use super::world::Sim;
 
-/// Engine and plant-task timings, as a plant-sim device runs them (short, realistic).
+/// Engine timings: a plant-sim device's short retries and write deadline; the product's own
+/// idle wake-up (nothing due: the loop sleeps until a tap wakes it).
 pub fn engine_config(jitter_seed: u64) -> EngineConfig {
     EngineConfig {
         mode: "plant",
         retry_max: Duration::from_secs(10),
         write_deadline: Duration::from_secs(8),
-        idle: Duration::from_secs(1),
         jitter_seed,
         ..EngineConfig::default()
     }

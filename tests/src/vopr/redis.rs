@@ -88,6 +88,8 @@ pub struct RedisModel {
     lease: Option<(String, u64)>,
     presence: BTreeMap<String, (Presence, u64)>,
     buckets: [Option<Bucket>; 2],
+    /// The plant's workers as the leader last published them: (hash, JSON).
+    workers: Option<(String, String)>,
 }
 
 fn kind_index(k: QuotaKind) -> usize {
@@ -107,7 +109,14 @@ fn parse_id(id: &str) -> (u64, u64) {
 }
 
 impl RedisModel {
-    pub fn new(origin: Instant, base_ms: u64, row_settle: Duration) -> RedisModel {
+    /// An empty Redis. `started_long_ago`: it has been up since before the shift, so its settle
+    /// period is long over (a restart during the run starts one).
+    pub fn new(
+        origin: Instant,
+        base_ms: u64,
+        row_settle: Duration,
+        started_long_ago: bool,
+    ) -> RedisModel {
         RedisModel {
             origin,
             base_ms,
@@ -115,7 +124,7 @@ impl RedisModel {
             limit: Limit::DEFAULT,
             locks: BTreeMap::new(),
             row_locks: BTreeMap::new(),
-            rows_writable_at: None,
+            rows_writable_at: started_long_ago.then_some(0),
             applied: BTreeSet::new(),
             live: BTreeMap::new(),
             stream: VecDeque::new(),
@@ -125,6 +134,7 @@ impl RedisModel {
             lease: None,
             presence: BTreeMap::new(),
             buckets: [None, None],
+            workers: None,
         }
     }
 
@@ -303,7 +313,11 @@ impl RedisModel {
             }
         } else {
             wait = ((nf + held - tokens) / rate).ceil().max(1.0) as u64;
-            if rwho.is_none() || rwho.as_deref() == Some(who) || prio > rprio {
+            // Only a take of several tokens, or a priority one, reserves: a single take that
+            // waits is served in turn with the others.
+            if (n > 1 || prio > 0)
+                && (rwho.is_none() || rwho.as_deref() == Some(who) || prio > rprio)
+            {
                 if rwho.as_deref() != Some(who) {
                     wait = ((nf - tokens) / rate).ceil().max(1.0) as u64;
                 }
@@ -606,6 +620,20 @@ impl Coordinator for SimCoordinator {
         self.finish(generation, set)
     }
 
+    async fn workers(&self) -> Result<Option<(String, String)>, CoordError> {
+        self.cmd(|m| m.workers.clone())
+    }
+
+    async fn workers_hash(&self) -> Result<Option<String>, CoordError> {
+        self.cmd(|m| m.workers.as_ref().map(|(h, _)| h.clone()))
+    }
+
+    async fn put_workers(&self, hash: &str, json: &str) -> Result<(), CoordError> {
+        let r = self.cmd(|m| m.workers = Some((hash.to_string(), json.to_string())));
+        self.note(format_args!("put_workers {hash} -> {r:?}"));
+        r
+    }
+
     async fn epoch(&self) -> Result<Option<String>, CoordError> {
         self.cmd(|m| m.epoch.clone())
     }
@@ -715,7 +743,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_bucket_starts_empty_and_keeps_a_reservation_for_a_multi_token_take() {
-        let mut m = RedisModel::new(Instant::now(), 0, Duration::from_secs(12));
+        let mut m = RedisModel::new(Instant::now(), 0, Duration::from_secs(12), false);
         // Empty at first: one token is 1/refill ms away.
         let w = m.take_token(QuotaKind::Read, 1, "a", false);
         assert!(w > 0);
@@ -732,7 +760,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn no_row_mutex_right_after_an_empty_start() {
-        let mut m = RedisModel::new(Instant::now(), 0, Duration::from_secs(12));
+        let mut m = RedisModel::new(Instant::now(), 0, Duration::from_secs(12), false);
         assert!(!m.lock_row("T", "c1", Duration::from_secs(30)));
         tokio::time::advance(Duration::from_secs(13)).await;
         assert!(m.lock_row("T", "c1", Duration::from_secs(30)));

@@ -203,9 +203,10 @@ impl Swarm {
                 max_pre_ms: rng.gen_range(50..3_000),
                 max_post_ms: rng.gen_range(50..4_000),
             },
+            // From a shift-start rush (a tap every few seconds on every tablet) to a quiet hour.
             tap_ms: {
-                let lo = rng.gen_range(1_000..5_000);
-                (lo, lo + rng.gen_range(2_000..15_000))
+                let lo = rng.gen_range(2_000..20_000);
+                (lo, lo + rng.gen_range(5_000..40_000))
             },
         };
         for (f, c) in FEATURES.iter().zip(coin) {

@@ -166,7 +166,7 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(world: World, origin: Instant, base_ms: u64, row_settle: Duration) -> Sim {
-        let redis = RedisInstance::new(RedisModel::new(origin, base_ms, row_settle));
+        let redis = RedisInstance::new(RedisModel::new(origin, base_ms, row_settle, true));
         Sim {
             world: Mutex::new(world),
             redis: Mutex::new((Arc::new(redis), 0)),
@@ -196,6 +196,7 @@ impl Sim {
             self.origin,
             self.base_ms,
             self.row_settle,
+            false,
         )));
         let old = {
             let mut r = self.redis.lock().unwrap_or_else(|p| p.into_inner());
