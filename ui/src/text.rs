@@ -10,7 +10,7 @@ use crate::state::Screen;
 /// desk's, the first-run screen's and the local ones. `every_error_says_what_to_do` holds each
 /// to a title and an action of its own, and `every_code_the_backend_returns_is_listed` reads
 /// the sources so a new code cannot fall back to "Error inesperado" unnoticed.
-pub const ERROR_CODES: [&str; 39] = [
+pub const ERROR_CODES: [&str; 40] = [
     // DOMAIN.md §6
     "SPOOL_NO_ENCONTRADO",
     "WORKER_NO_ENCONTRADO",
