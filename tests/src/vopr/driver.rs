@@ -315,10 +315,7 @@ impl Driver {
     /// The shift: events in time order until its end.
     async fn shift(&mut self) {
         let end = (self.cfg.minutes * 60_000.0) as u64;
-        loop {
-            let Some((&(t, seq), _)) = self.agenda.iter().next() else {
-                break;
-            };
+        while let Some((&(t, seq), _)) = self.agenda.iter().next() {
             if t >= end {
                 break;
             }
