@@ -901,3 +901,70 @@ pub async fn tap(a: TapArgs) -> Result<(), String> {
     z.shutdown();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn tap(id: &str) -> AckedTap {
+        AckedTap {
+            command_id: id.into(),
+            device: "dev-00".into(),
+            worker_id: 93,
+            tag: "MK-1".into(),
+            intent: intent_text(Intent::Tomar(Operacion::Arm)),
+        }
+    }
+
+    #[test]
+    fn a_line_torn_by_kill_9_is_cut_before_the_next_tap_is_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acked").join("dev-00.jsonl");
+        let mut log = AckedLog::open(&path, "dev-00").unwrap();
+        log.record(&[tap("a")]).unwrap();
+        drop(log);
+        // The process died in the middle of the next write.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"{\"command_id\":\"b\",\"dev").unwrap();
+        drop(f);
+        let mut log = AckedLog::open(&path, "dev-00").unwrap();
+        log.record(&[tap("c"), tap("d")]).unwrap();
+        let ids: Vec<String> = zeues_checker::read_acked_jsonl(&path)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.command_id)
+            .collect();
+        assert_eq!(ids, ["a", "c", "d"]);
+    }
+
+    #[test]
+    fn intents_are_spelled_as_the_checker_reads_them() {
+        assert_eq!(intent_text(Intent::Pausar(Operacion::Sold)), "PAUSAR SOLD");
+        assert_eq!(
+            intent_text(Intent::Completar(Operacion::Reparacion)),
+            "COMPLETAR REPARACION"
+        );
+        assert_eq!(
+            intent_text(Intent::Metrologia {
+                resultado: ResultadoMetrologia::Rechazado,
+                origen: Some(DefectoOrigen::Sold),
+            }),
+            "METROLOGIA RECHAZADO SOLD"
+        );
+        assert_eq!(intent_text(Intent::ForzarLiberacion), "FORZAR_LIBERACION");
+    }
+
+    #[test]
+    fn the_id_tap_sees_every_id_handed_out_once() {
+        let t = IdTap::default();
+        let mut a = t.source();
+        let mut b = t.source();
+        let ids = [a(), b(), a()];
+        assert_eq!(t.take(), ids);
+        assert!(t.take().is_empty());
+    }
+}

@@ -275,6 +275,23 @@ impl DeviceProc {
     fn name(&self) -> &str {
         &self.plan.name
     }
+
+    /// Workers standing at this tablet `at_ms` into the run.
+    fn workers_at(&self, at_ms: u64) -> Vec<u32> {
+        if self.plan.shifts.is_empty() {
+            return self.args.workers.clone();
+        }
+        let mut w: Vec<u32> = self
+            .plan
+            .shifts
+            .iter()
+            .filter(|s| s.from_ms <= at_ms && at_ms < s.to_ms)
+            .map(|s| s.worker)
+            .collect();
+        w.sort_unstable();
+        w.dedup();
+        w
+    }
 }
 
 impl Drop for DeviceProc {
@@ -373,6 +390,47 @@ fn shifts(
     out
 }
 
+/// What the acked taps show of the behaviours (for the run's log).
+struct TapStats {
+    forzar: usize,
+    overrides: usize,
+    /// (worker, spool) pairs taken on one tablet and paused/completed/cancelled on another.
+    roamed: usize,
+}
+
+impl TapStats {
+    fn of(acked: &[zeues_checker::AckedTap]) -> TapStats {
+        let mut took: BTreeMap<(u32, &str), HashSet<&str>> = BTreeMap::new();
+        let mut closed: BTreeMap<(u32, &str), HashSet<&str>> = BTreeMap::new();
+        for t in acked {
+            let k = (t.worker_id, t.tag.as_str());
+            if t.intent.starts_with("TOMAR") {
+                took.entry(k).or_default().insert(&t.device);
+            } else if ["PAUSAR", "COMPLETAR", "CANCELAR"]
+                .iter()
+                .any(|v| t.intent.starts_with(v))
+            {
+                closed.entry(k).or_default().insert(&t.device);
+            }
+        }
+        TapStats {
+            forzar: acked
+                .iter()
+                .filter(|t| t.intent == "FORZAR_LIBERACION")
+                .count(),
+            overrides: acked.iter().filter(|t| t.intent == "OVERRIDE").count(),
+            roamed: took
+                .iter()
+                .filter(|(k, a)| {
+                    closed
+                        .get(*k)
+                        .is_some_and(|b| b.iter().any(|d| !a.contains(d)))
+                })
+                .count(),
+        }
+    }
+}
+
 /// A running second instance.
 struct Probe {
     device: usize,
@@ -456,6 +514,23 @@ fn writing_devices(book: &SpreadsheetSeed, rows: std::ops::Range<usize>) -> Vec<
         .filter_map(|(_, r)| {
             let j: Json = serde_json::from_str(&cell_text(r.get(col)?)).ok()?;
             j.get("device")?.as_str().map(String::from)
+        })
+        .collect()
+}
+
+/// Workers the sheet shows occupying a spool (`Ocupado_Por` is a token like `MR(93)`).
+fn plant_occupants(book: &SpreadsheetSeed) -> HashSet<u32> {
+    let Some((s, col)) = dump_col(book, OPERACIONES, "Ocupado_Por") else {
+        return HashSet::new();
+    };
+    book.sheets[s]
+        .rows
+        .iter()
+        .skip(1)
+        .filter_map(|r| {
+            let t = cell_text(r.get(col)?);
+            let open = t.rfind('(')?;
+            t[open + 1..].trim_end_matches(')').parse().ok()
         })
         .collect()
 }
@@ -731,7 +806,23 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
         if has(Behaviour::Supervisor) && now >= next_errand {
             next_errand = now + secs(rate::SUPERVISOR_EVERY_S, &mut sup_rng);
             let n = devices.len();
-            let offline = sup_rng.gen_range(0..n);
+            let preferred = sup_rng.gen_range(0..n);
+            // The seeded tablet, or the next one whose workers hold a spool in the plant now:
+            // only a spool the sheet shows occupied can be force-released.
+            let held = emu
+                .dump(BOOK)
+                .map(|b| plant_occupants(&b))
+                .unwrap_or_default();
+            let at_ms = now.duration_since(start).as_millis() as u64;
+            let offline = (0..n)
+                .map(|k| (preferred + k) % n)
+                .find(|&k| {
+                    devices[k]
+                        .workers_at(at_ms)
+                        .iter()
+                        .any(|w| held.contains(w))
+                })
+                .unwrap_or(preferred);
             let to = if n > 1 {
                 (offline + sup_rng.gen_range(1..n)) % n
             } else {
@@ -751,7 +842,7 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
                     offline,
                     order: Order {
                         supervisor: sup,
-                        occupants: d.args.workers.clone(),
+                        occupants: d.workers_at(at_ms),
                         forzar,
                         override_blocked: true,
                     },
@@ -999,6 +1090,7 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
             last.rows.drain(1..n);
         }
     }
+    let taps = TapStats::of(&acked);
     let input = RunInput {
         initial: Workbook::from_dump_json(&json(&initial)?).map_err(|e| e.to_string())?,
         final_book: Workbook::from_dump_json(&json(&replayed)?).map_err(|e| e.to_string())?,
@@ -1032,15 +1124,18 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
             ));
         }
     }
-    let statuses: Vec<_> = devices
+    let errands_taken = devices
         .iter()
-        .filter_map(|d| read_status(&d.args.dir))
-        .collect();
+        .filter_map(|d| std::fs::read_dir(d.args.dir.join("orders")).ok())
+        .flatten()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "taken"))
+        })
+        .count();
     eprintln!(
-        "plant-sim: supervisor: {} encargos, {} liberaciones forzadas, {} overrides",
-        statuses.iter().map(|s| s.orders).sum::<u64>(),
-        statuses.iter().map(|s| s.forced).sum::<u64>(),
-        statuses.iter().map(|s| s.overrides).sum::<u64>()
+        "plant-sim: supervisor: {errands_taken} encargos atendidos; acked: {} FORZAR_LIBERACION, {} OVERRIDE; {} TOMAR cerrados desde otra tablet (roaming)",
+        taps.forzar, taps.overrides, taps.roamed
     );
     eprintln!("plant-sim: events {events:?}");
     eprintln!("plant-sim: api calls {:?}", emu.counts());
