@@ -147,6 +147,11 @@ pub struct SimReport {
     pub checker: zeues_checker::Report,
     /// Most Sheets writes by the fleet in any 60 s window (Engineering's own account excluded).
     pub max_writes_per_min: u64,
+    /// The same for reads (informative: Google's read limit is 60/min too).
+    pub max_reads_per_min: u64,
+    /// Calls the emulator refused because the account went past Google's per-minute quota
+    /// (injected 429s are not counted; informative, the engine must recover from them).
+    pub quota_refused: u64,
     /// Second instances that were not refused (got the lock, or did not exit).
     pub second_instance_ran: u64,
     /// Without Redis: times the audit log's writing device changed during the work.
@@ -168,9 +173,11 @@ impl SimReport {
 
     pub fn summary(&self) -> String {
         format!(
-            "{} max_writes_per_min={} second_instance_ran={} writer_switches={}",
+            "{} max_writes_per_min={} max_reads_per_min={} quota_refused={} second_instance_ran={} writer_switches={}",
             self.checker.summary(1),
             self.max_writes_per_min,
+            self.max_reads_per_min,
+            self.quota_refused,
             self.second_instance_ran,
             self.writer_switches
         )
@@ -300,23 +307,31 @@ impl Drop for DeviceProc {
     }
 }
 
-fn write_methods(counts: &BTreeMap<String, u64>) -> u64 {
-    counts
-        .iter()
-        .filter(|(m, _)| {
-            !matches!(
-                m.as_str(),
-                "spreadsheets.get"
-                    | "spreadsheets.values.get"
-                    | "spreadsheets.values.batchGet"
-                    | "oauth2.token"
-            )
-        })
-        .map(|(_, n)| *n)
-        .sum()
+fn is_read(method: &str) -> bool {
+    matches!(
+        method,
+        "spreadsheets.get" | "spreadsheets.values.get" | "spreadsheets.values.batchGet"
+    )
 }
 
-/// Most writes in any 60 s window, from per-second cumulative samples.
+/// API calls so far at the emulator: (reads, writes), token requests aside.
+fn api_calls(counts: &BTreeMap<String, u64>) -> (u64, u64) {
+    counts
+        .iter()
+        .filter(|(m, _)| m.as_str() != "oauth2.token")
+        .fold(
+            (0, 0),
+            |(r, w), (m, n)| {
+                if is_read(m) {
+                    (r + n, w)
+                } else {
+                    (r, w + n)
+                }
+            },
+        )
+}
+
+/// Most calls in any 60 s window, from per-second cumulative samples.
 fn max_per_minute(samples: &[(Instant, u64)]) -> u64 {
     let mut best = 0;
     let mut start = 0;
@@ -327,6 +342,14 @@ fn max_per_minute(samples: &[(Instant, u64)]) -> u64 {
         best = best.max(samples[end].1.saturating_sub(samples[start].1));
     }
     best
+}
+
+/// The fleet's calls (reads, writes) so far: the emulator's, without Engineering's own
+/// account (its own quota).
+fn fleet_calls(emu: &Emulator, eng: &Option<Engineering>) -> (u64, u64) {
+    let (r, w) = api_calls(&emu.counts());
+    let (er, ew) = eng.as_ref().map_or((0, 0), Engineering::calls);
+    (r.saturating_sub(er), w.saturating_sub(ew))
 }
 
 /// Which behaviours this run has, from the flags and (for `--chaos`) the seed.
@@ -709,7 +732,7 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
     let deadline = start + Duration::from_millis(run_ms);
     let secs =
         |r: std::ops::Range<u64>, rng: &mut ChaCha8Rng| Duration::from_secs(rng.gen_range(r));
-    let mut samples: Vec<(Instant, u64)> = Vec::new();
+    let mut samples: Vec<(Instant, (u64, u64))> = Vec::new();
     let mut restores: Vec<(Instant, usize)> = Vec::new();
     let mut next_event = start + Duration::from_secs(5);
     let mut next_edit = start + secs(rate::ENGINEERING_EVERY_S, &mut eng_rng);
@@ -720,10 +743,6 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
     let mut probes: Vec<Probe> = Vec::new();
     let mut events: BTreeMap<&'static str, u32> = BTreeMap::new();
     let mut report = SimReport::default();
-    // The fleet's writes, without Engineering's (its own account, its own quota).
-    let fleet_writes = |emu: &Emulator, eng: &Option<Engineering>| {
-        write_methods(&emu.counts()).saturating_sub(eng.as_ref().map_or(0, |e| e.writes))
-    };
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let now = Instant::now();
@@ -731,7 +750,7 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
             .last()
             .is_none_or(|(t, _)| now.duration_since(*t) >= Duration::from_secs(1))
         {
-            samples.push((now, fleet_writes(&emu, &engineering)));
+            samples.push((now, fleet_calls(&emu, &engineering)));
         }
         restores.retain(|(at, i)| {
             if *at > now {
@@ -979,7 +998,7 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
     let drain_deadline = drain_start + args.drain_timeout;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        samples.push((Instant::now(), fleet_writes(&emu, &engineering)));
+        samples.push((Instant::now(), fleet_calls(&emu, &engineering)));
         let mut all = true;
         for d in devices.iter_mut() {
             if d.exited().is_some() || (d.child.is_none()) {
@@ -1034,8 +1053,34 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
     for d in devices.iter_mut() {
         d.kill9();
     }
-    samples.push((Instant::now(), fleet_writes(&emu, &engineering)));
-    report.max_writes_per_min = max_per_minute(&samples);
+    samples.push((Instant::now(), fleet_calls(&emu, &engineering)));
+    let per = |pick: fn(&(u64, u64)) -> u64| {
+        max_per_minute(
+            &samples
+                .iter()
+                .map(|(t, c)| (*t, pick(c)))
+                .collect::<Vec<_>>(),
+        )
+    };
+    report.max_writes_per_min = per(|c| c.1);
+    report.max_reads_per_min = per(|c| c.0);
+    report.quota_refused = emu.calls().iter().filter(|c| c.quota_refused).count() as u64;
+    // Every API call's time and method (Engineering's included; it makes few writes), to
+    // see where a busy minute came from.
+    let calls: String = emu
+        .calls()
+        .iter()
+        .map(|c| {
+            format!(
+                "{:.3} {} {}{}\n",
+                c.at.saturating_duration_since(start).as_secs_f64(),
+                c.method,
+                if c.write { "write" } else { "read" },
+                if c.quota_refused { " 429" } else { "" }
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("calls.txt"), calls).map_err(|e| e.to_string())?;
 
     // The independent checker, on plain data only; every input is kept in the run's folder.
     let book = emu.dump(BOOK).ok_or("el emulador no tiene la planilla")?;
