@@ -74,6 +74,9 @@ impl RunOutcome {
 
 /// Runs one seed on a fresh single-threaded runtime with the clock paused.
 pub fn run(cfg: &RunConfig) -> Result<RunOutcome, String> {
+    if std::env::var_os("VOPR_NO_QPSG").is_none() {
+        super::sqlite::stable_plans()?;
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -824,34 +827,48 @@ impl Driver {
         })
     }
 
-    fn converged(&self) -> bool {
+    /// Whether every replica has the sheet's version and occupant for every TAG, read through
+    /// one read-only connection per device (opened once: opening is what costs).
+    fn converged(&self, replicas: &[rusqlite::Connection]) -> bool {
         let sheet = self.sheet_view();
-        let dbs: Vec<PathBuf> = self.fleet.slots().iter().map(|s| s.db.clone()).collect();
-        dbs.iter().all(|db| {
-            let Ok(rows) = zeues_checker::read_replica(db) else {
-                return false;
-            };
-            let text = |r: &zeues_checker::ReplicaRow, c: &str| {
-                r.get(c)
-                    .cloned()
-                    .flatten()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string()
-            };
+        replicas.iter().all(|db| {
+            let rows: rusqlite::Result<Vec<(String, String, String)>> = db
+                .prepare_cached(
+                    "SELECT tag, COALESCE(version, ''), COALESCE(ocupado_por, '') FROM spools",
+                )
+                .and_then(|mut st| {
+                    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect()
+                });
+            let Ok(rows) = rows else { return false };
             rows.len() == sheet.len()
-                && rows.iter().all(|r| {
-                    sheet.get(&text(r, "tag").to_uppercase())
-                        == Some(&(text(r, "version"), text(r, "ocupado_por")))
+                && rows.iter().all(|(tag, version, occupant)| {
+                    sheet.get(&tag.trim().to_uppercase())
+                        == Some(&(version.trim().to_string(), occupant.trim().to_string()))
                 })
         })
     }
 
     async fn settle(&mut self) {
         let deadline = Instant::now() + SETTLE_LIMIT;
+        let dbs: Vec<PathBuf> = self.fleet.slots().iter().map(|s| s.db.clone()).collect();
+        let mut replicas: Vec<rusqlite::Connection> = Vec::new();
+        for db in &dbs {
+            match rusqlite::Connection::open_with_flags(
+                db,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            ) {
+                Ok(c) => replicas.push(c),
+                // Never settled, then: the checker reads the replica itself and says why.
+                Err(e) => self
+                    .sim
+                    .event(format_args!("réplica {}: {e}", db.display())),
+            }
+        }
         loop {
             tokio::time::sleep(Duration::from_secs(2)).await;
-            if self.converged() {
+            if replicas.len() == dbs.len() && self.converged(&replicas) {
                 self.sim.event(format_args!("réplicas al día"));
                 break;
             }

@@ -19,6 +19,7 @@ pub mod engineering;
 pub mod failpoints;
 pub mod redis;
 pub mod runner;
+pub mod sqlite;
 pub mod swarm;
 pub mod trace;
 pub mod workbook;
