@@ -196,6 +196,8 @@ struct DeviceProc {
     failpoint: Option<&'static str>,
     /// No network restore before this (a longer fault started later wins).
     hold_until: Option<Instant>,
+    /// When the current process was started.
+    spawned_at: Instant,
 }
 
 impl DeviceProc {
@@ -237,6 +239,7 @@ impl DeviceProc {
             cmd.env("ZEUES_FAILPOINTS", fp);
         }
         self.failpoint = failpoint;
+        self.spawned_at = Instant::now();
         self.child = Some(
             cmd.spawn()
                 .map_err(|e| format!("lanzar equipo {}: {e}", self.args.index))?,
@@ -723,6 +726,7 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
             restart_at: None,
             failpoint: None,
             hold_until: None,
+            spawned_at: Instant::now(),
         };
         d.spawn(None)?;
         devices.push(d);
@@ -783,9 +787,11 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
             let i = inst_rng.gen_range(0..devices.len());
             let d = &devices[i];
             // Only against a device that holds its directory for sure: running, past its
-            // start, and not armed to die at a failpoint (its death would free the lock).
+            // start (its status file may still be its previous process's), and not armed to
+            // die at a failpoint (its death would free the lock).
             let running = d.child.is_some()
                 && d.failpoint.is_none()
+                && now.duration_since(d.spawned_at) > Duration::from_secs(8)
                 && read_status(&d.args.dir).is_some_and(|s| s.phase == "working");
             if running && !probes.iter().any(|p| p.device == i) {
                 probes.push(Probe {
