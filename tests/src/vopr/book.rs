@@ -12,11 +12,13 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value as Json};
 use zeues_sync::domain::sheet::Grid;
 use zeues_sync::domain::{CellValue, RawCell};
-use zeues_sync::ports::{RowsRead, TabShape, WorkbookError, WriteBatch};
+use zeues_sync::ports::{RowsRead, TabShape, WorkbookError, WriteBatch, WriterLease};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Book {
     tabs: BTreeMap<String, Vec<Vec<RawCell>>>,
+    /// The hidden writer-lease tab of plants without Redis (`ZEUES_ESCRITOR`), by its sheetId.
+    writer: Option<WriterLease>,
 }
 
 fn trimmed(row: &[RawCell]) -> Vec<RawCell> {
@@ -127,8 +129,18 @@ impl Book {
         })
     }
 
-    /// Applies a batch atomically: every address is checked before anything changes.
+    /// Applies a batch atomically: every address is checked before anything changes. A batch
+    /// carrying a writer fence first renews the lease tab it names; if that tab is gone (another
+    /// device took the role), nothing lands.
     pub fn apply(&mut self, batch: &WriteBatch) -> Result<(), WorkbookError> {
+        if let Some(f) = &batch.fence {
+            if self.writer.as_ref().map(|w| w.sheet_id) != Some(f.sheet_id) {
+                return Err(WorkbookError::WriterLost(format!(
+                    "No grid with id: {}",
+                    f.sheet_id
+                )));
+            }
+        }
         for u in &batch.updates {
             self.tab(&u.tab)?;
             if u.row < 2 {
@@ -159,7 +171,35 @@ impl Book {
             let cells: Vec<RawCell> = a.cells.iter().map(CellValue::to_raw).collect();
             self.append_row(&a.tab, cells)?;
         }
+        if let (Some(f), Some(w)) = (&batch.fence, self.writer.as_mut()) {
+            w.heartbeat = f.heartbeat;
+        }
         Ok(())
+    }
+
+    pub fn writer(&self) -> Option<WriterLease> {
+        self.writer.clone()
+    }
+
+    /// `addSheet` of the lease tab, with `deleteSheet` of the one it replaces in the same call:
+    /// refused when a lease tab exists that is not the one replaced, or the replaced one is gone.
+    pub fn claim_writer(&mut self, me: &WriterLease, replacing: Option<i64>) -> bool {
+        let ok = match (&self.writer, replacing) {
+            (None, None) => true,
+            (Some(cur), Some(old)) => cur.sheet_id == old,
+            (Some(_), None) | (None, Some(_)) => false,
+        };
+        if ok {
+            self.writer = Some(me.clone());
+        }
+        ok
+    }
+
+    /// `deleteSheet` of the lease tab, if it is still that one.
+    pub fn release_writer(&mut self, sheet_id: i64) {
+        if self.writer.as_ref().is_some_and(|w| w.sheet_id == sheet_id) {
+            self.writer = None;
+        }
     }
 
     /// The cell at a 1-based row and 0-based column (empty beyond the data).

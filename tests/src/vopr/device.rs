@@ -27,9 +27,11 @@ use super::world::Sim;
 
 /// Engine timings: a plant-sim device's short retries and write deadline; the product's own
 /// idle wake-up (nothing due: the loop sleeps until a tap wakes it).
-pub fn engine_config(jitter_seed: u64) -> EngineConfig {
+pub fn engine_config(jitter_seed: u64, single_writer: bool) -> EngineConfig {
     EngineConfig {
         mode: "plant",
+        // A plant without Redis writes through one device only (`engine::writer`).
+        single_writer,
         retry_max: Duration::from_secs(10),
         write_deadline: Duration::from_secs(8),
         jitter_seed,
@@ -191,7 +193,7 @@ pub async fn start(p: &StartParams<'_>, fleet: &Fleet, i: usize) -> Result<(), S
             clock.clone(),
             Arc::new(NoNotifier),
             tokio::sync::broadcast::channel(16).0,
-            engine_config(jitter_seed),
+            engine_config(jitter_seed, p.sin_redis),
         );
         engine
             .load_snapshot()
@@ -220,7 +222,7 @@ pub async fn start(p: &StartParams<'_>, fleet: &Fleet, i: usize) -> Result<(), S
                 .push(id.clone());
             id
         }),
-        config: engine_config(jitter_seed),
+        config: engine_config(jitter_seed, p.sin_redis),
         data_dir: dir,
         plant: Some(plant_tasks()),
     };

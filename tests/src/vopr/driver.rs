@@ -30,10 +30,14 @@ use super::trace::Trace;
 use super::workers::{self, eligible, intent_text, PIN};
 use super::world::{GoogleQuota, Invariants, Sim, Stats, World};
 
-/// Longest simulated time the fleet gets to drain once every fault healed.
-const DRAIN_LIMIT: Duration = Duration::from_secs(30 * 60);
-/// Longest simulated time for the replicas to settle after the drain.
-const SETTLE_LIMIT: Duration = Duration::from_secs(10 * 60);
+/// Longest simulated time the fleet gets to drain once every fault healed (retries back off to
+/// 10 s; the fleet's quota allows ~45 writes a minute).
+const DRAIN_LIMIT: Duration = Duration::from_secs(20 * 60);
+/// Longest simulated time for the replicas to settle after the drain. Changes reach a replica
+/// within a second through the stream, edits in the sheet within a leader poll: three minutes is
+/// generous, and shorter than the product's 10-minute full refresh, which would otherwise hide
+/// a replica that missed a change.
+const SETTLE_LIMIT: Duration = Duration::from_secs(3 * 60);
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -301,6 +305,7 @@ impl Driver {
         }
         for f in [
             Feature::Engineering,
+            Feature::Layout,
             Feature::Supervisor,
             Feature::SecondInstance,
             Feature::Aborts,
@@ -531,15 +536,16 @@ impl Driver {
 
     fn stream(&mut self, f: Feature) {
         match f {
-            Feature::Engineering => {
+            Feature::Engineering | Feature::Layout => {
                 let today = santiago(zeues_sync::engine::Clock::now(
                     &super::clock::SimClock::new(self.start, self.sim.origin, 0),
                 ))
                 .date();
                 let mut next_tag = self.next_tag;
+                let layout = f == Feature::Layout;
                 let (what, row) = self
                     .sim
-                    .with(|w| engineering::edit(w, today, &mut next_tag));
+                    .with(|w| engineering::edit(w, today, &mut next_tag, layout));
                 self.next_tag = next_tag;
                 self.sim.event(format_args!("ingeniería: {what}"));
                 self.sim.stat("engineering_edit");
@@ -948,6 +954,7 @@ fn rate(s: &Swarm, f: Feature) -> Option<f64> {
     }
     match f {
         Feature::Engineering => Some(s.engineering_per_min),
+        Feature::Layout => Some(s.layout_per_min),
         Feature::Supervisor => Some(s.supervisor_per_min),
         Feature::SecondInstance => Some(s.second_instance_per_min),
         Feature::Aborts => Some(s.aborts_per_min),

@@ -42,18 +42,24 @@ fn text_date(rng: &mut impl Rng, d: NaiveDate) -> String {
     }
 }
 
-/// Makes one edit; returns what it did, and the new row when a spool was appended (its initial
-/// state, for the checker).
+/// Makes one edit (`layout`: a column inserted or the rows sorted; otherwise one that moves
+/// nothing); returns what it did, and the new row when a spool was appended (its initial state,
+/// for the checker).
 pub fn edit(
     w: &mut World,
     today: NaiveDate,
     next_tag: &mut u32,
+    layout: bool,
 ) -> (String, Option<zeues_checker::SheetRow>) {
     let Ok(headers) = w.book.headers(OPERACIONES) else {
         return ("sin hoja Operaciones".into(), None);
     };
     let rows = w.book.data_rows(OPERACIONES) as u32;
-    let roll = w.rng.gen_range(0..100);
+    let roll = if layout {
+        w.rng.gen_range(77..100)
+    } else {
+        w.rng.gen_range(0..77)
+    };
     let materials = col(&headers, "Fecha_Materiales");
     let tag_col = col(&headers, "TAG_SPOOL");
     match roll {

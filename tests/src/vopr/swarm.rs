@@ -13,8 +13,11 @@ use rand_chacha::ChaCha8Rng;
 pub enum Feature {
     /// Workers tap on other tablets than their own (TOMAR here, COMPLETAR there).
     Roam,
-    /// Engineering edits the sheet while devices sync.
+    /// Engineering edits the sheet while devices sync: new spools, values in their columns,
+    /// materials arriving, dates typed as text.
     Engineering,
+    /// Engineering moves things in the sheet: a column inserted before the app's, rows sorted.
+    Layout,
     /// Supervisors force releases and override blocks while the occupant's device is cut off.
     Supervisor,
     /// The app launched a second time on a running device's data directory.
@@ -35,9 +38,10 @@ pub enum Feature {
     Latency,
 }
 
-pub const FEATURES: [Feature; 11] = [
+pub const FEATURES: [Feature; 12] = [
     Feature::Roam,
     Feature::Engineering,
+    Feature::Layout,
     Feature::Supervisor,
     Feature::SecondInstance,
     Feature::ClockSkew,
@@ -54,6 +58,7 @@ impl Feature {
         match self {
             Feature::Roam => "roam",
             Feature::Engineering => "engineering",
+            Feature::Layout => "layout",
             Feature::Supervisor => "supervisor",
             Feature::SecondInstance => "second-instance",
             Feature::ClockSkew => "clock-skew",
@@ -156,6 +161,7 @@ pub struct Swarm {
     /// Share of taps a worker makes away from their home tablet.
     pub roam: f64,
     pub engineering_per_min: f64,
+    pub layout_per_min: f64,
     pub supervisor_per_min: f64,
     pub second_instance_per_min: f64,
     pub max_skew_ms: i64,
@@ -186,6 +192,7 @@ impl Swarm {
             // Rates are per simulated minute of a compressed shift (the default shift is short,
             // so each enabled stream still happens a few times per seed).
             engineering_per_min: unit(rng, 1.0, 8.0),
+            layout_per_min: unit(rng, 0.3, 2.0),
             supervisor_per_min: unit(rng, 1.0, 4.0),
             second_instance_per_min: unit(rng, 0.5, 3.0),
             max_skew_ms: 5 * 60_000,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::Rng;
 use zeues_sync::domain::sheet::{Grid, OPERACIONES};
-use zeues_sync::ports::{RowsRead, TabShape, Workbook, WorkbookError, WriteBatch};
+use zeues_sync::ports::{RowsRead, TabShape, Workbook, WorkbookError, WriteBatch, WriterLease};
 
 use super::swarm::Feature;
 use super::world::Sim;
@@ -107,6 +107,42 @@ impl SimWorkbook {
             });
         }
         Ok(plan)
+    }
+
+    /// A write to the lease tab alone (one `batchUpdate`): the same faults as any write.
+    async fn lease_call<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut super::book::Book) -> T,
+    ) -> Result<T, WorkbookError> {
+        let plan = self.plan(true, what)?;
+        tokio::time::sleep(plan.pre).await;
+        let r = match plan.fate {
+            Fate::Quota => Err(WorkbookError::Quota("429 (simulado)".into())),
+            Fate::Unavailable => Err(WorkbookError::Unavailable("503 (simulado)".into())),
+            Fate::UnknownNotApplied => Err(WorkbookError::OutcomeUnknown(
+                "conexión cortada (simulado)".into(),
+            )),
+            Fate::Ok | Fate::AfterCommit | Fate::Lost => {
+                let mut w = self.sim.world();
+                if w.quota_on && !w.google.admit(true, tokio::time::Instant::now()) {
+                    Err(WorkbookError::Quota(
+                        "429: cuota de escrituras por minuto de Google".into(),
+                    ))
+                } else {
+                    let v = f(&mut w.book);
+                    match plan.fate {
+                        Fate::Ok => Ok(v),
+                        _ => Err(WorkbookError::OutcomeUnknown(
+                            "respuesta perdida (simulado)".into(),
+                        )),
+                    }
+                }
+            }
+        };
+        self.note(format_args!("{what} -> {}", outcome(&r)));
+        tokio::time::sleep(plan.post).await;
+        r
     }
 
     fn note(&self, what: std::fmt::Arguments<'_>) {
@@ -325,5 +361,28 @@ impl Workbook for SimWorkbook {
     async fn tab_shape(&self, tab: &str) -> Result<TabShape, WorkbookError> {
         self.read(&format!("tab_shape {tab}"), |b| b.shape(tab))
             .await
+    }
+
+    async fn writer_lease(&self) -> Result<Option<WriterLease>, WorkbookError> {
+        self.read("writer_lease", |b| Ok(b.writer())).await
+    }
+
+    async fn claim_writer(
+        &self,
+        me: &WriterLease,
+        replacing: Option<i64>,
+    ) -> Result<bool, WorkbookError> {
+        self.lease_call(
+            &format!("claim_writer {} {replacing:?}", me.device_id),
+            |b| b.claim_writer(me, replacing),
+        )
+        .await
+    }
+
+    async fn release_writer(&self, sheet_id: i64) -> Result<(), WorkbookError> {
+        self.lease_call(&format!("release_writer {sheet_id}"), |b| {
+            b.release_writer(sheet_id)
+        })
+        .await
     }
 }
