@@ -525,6 +525,7 @@ impl Coordinator for SimCoordinator {
     ) -> Result<QuotaGrant, CoordError> {
         let who = format!("{}:{}", self.instance, taker.name);
         let wait = self.cmd(|m| m.take_token(kind, n, &who, taker.priority))?;
+        self.note(format_args!("quota {kind:?} {n} {} -> {wait}", taker.name));
         Ok(if wait == 0 {
             QuotaGrant::Granted
         } else {
