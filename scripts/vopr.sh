@@ -29,10 +29,19 @@ timed cargo build -p zeues-tests --bin plant-vopr "${OPT[@]}"
 # of a device with a queued chain polls every 20 ms while it waits): most seeds run six, and a
 # smaller batch the full plant.
 status=0
+begin=$SECONDS
 step "plant-vopr: $SEEDS seeds from $START, 6 tablets"
-timed "$TARGET_DIR/debug/plant-vopr" --seed-start "$START" --count "$SEEDS" --devices 6 \
-  --jobs "$JOBS" "$@" || status=1
+if ! "$TARGET_DIR/debug/plant-vopr" --seed-start "$START" --count "$SEEDS" --devices 6 \
+     --jobs "$JOBS" "$@"; then
+  status=1
+fi
 step "plant-vopr: $SEEDS_FULL seeds from $((START + SEEDS)), 10 tablets"
-timed "$TARGET_DIR/debug/plant-vopr" --seed-start "$((START + SEEDS))" --count "$SEEDS_FULL" \
-  --devices 10 --jobs "$JOBS" "$@" || status=1
+if ! "$TARGET_DIR/debug/plant-vopr" --seed-start "$((START + SEEDS))" --count "$SEEDS_FULL" \
+     --devices 10 --jobs "$JOBS" "$@"; then
+  status=1
+fi
+echo "    ($((SECONDS - begin)) s: both sweeps)"
+if [[ $status -ne 0 ]]; then
+  echo "plant-vopr found violations; replay a seed with its --devices and --trace" >&2
+fi
 exit "$status"
