@@ -5,18 +5,27 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use zeues_tests::vopr::runner::{default_work_dir, explain};
 use zeues_tests::vopr::{run, Feature, RunConfig, Scenario};
 
-/// A column inserted or rows sorted while a device's write is in flight puts that write on
-/// the wrong cells (known product bug, reported with its seeds): the simulator's own suite keeps
-/// it off so it stays a guard of the simulator; `plant-vopr` and `scripts/vopr.sh` run it.
+/// A column inserted or rows sorted while a device's write is in flight puts that write on the
+/// wrong cells (a known product bug, reported with its seeds): this suite keeps it off so that it
+/// stays a guard of the simulator; `plant-vopr` and `scripts/vopr.sh` run it.
 fn known_bugs_off() -> BTreeSet<Feature> {
     BTreeSet::from([Feature::Layout])
 }
 
-fn config(seed: u64, scenario: Scenario, dir: &str) -> RunConfig {
+/// A folder for the devices' databases, in memory when the machine has `/dev/shm`, removed with
+/// the test.
+fn work_dir() -> tempfile::TempDir {
+    let base = default_work_dir();
+    let parent = base.parent().unwrap_or(&base);
+    tempfile::tempdir_in(parent).unwrap()
+}
+
+fn config(seed: u64, scenario: Scenario, dir: &Path) -> RunConfig {
     RunConfig {
         seed,
         devices: 4,
@@ -25,17 +34,18 @@ fn config(seed: u64, scenario: Scenario, dir: &str) -> RunConfig {
         scenario,
         masked: known_bugs_off(),
         verbose: false,
-        work_dir: default_work_dir().join(dir),
+        work_dir: dir.to_path_buf(),
     }
 }
 
 #[test]
 fn a_seed_replays_the_same_run() {
+    let dir = work_dir();
     for seed in [7, 8] {
         // Everything on, the known bug too: determinism does not depend on it.
         let cfg = RunConfig {
             masked: BTreeSet::new(),
-            ..config(seed, Scenario::All, "determinism")
+            ..config(seed, Scenario::All, dir.path())
         };
         let a = run(&cfg).unwrap();
         let b = run(&cfg).unwrap();
@@ -52,8 +62,9 @@ fn a_seed_replays_the_same_run() {
 
 #[test]
 fn a_handful_of_seeds_run_clean() {
+    let dir = work_dir();
     for seed in 1..=4 {
-        let cfg = config(seed, Scenario::Swarm, "clean");
+        let cfg = config(seed, Scenario::Swarm, dir.path());
         let o = run(&cfg).unwrap();
         assert!(o.ok(), "{}", explain(&o, &cfg));
         assert!(o.report.commands > 0, "seed {seed}: no tap acknowledged");
@@ -62,8 +73,16 @@ fn a_handful_of_seeds_run_clean() {
 
 #[test]
 fn every_scenario_runs() {
+    let dir = work_dir();
     for scenario in Scenario::each() {
-        let cfg = config(11, scenario.clone(), "scenarios");
+        let mut cfg = config(11, scenario.clone(), dir.path());
+        if scenario == Scenario::Only(Feature::Layout) {
+            // Runs to the end; its findings are the known bug above.
+            cfg.masked.clear();
+            let o = run(&cfg).unwrap();
+            assert!(o.report.commands > 0, "{}", explain(&o, &cfg));
+            continue;
+        }
         let o = run(&cfg).unwrap();
         assert!(
             o.ok(),
@@ -73,7 +92,7 @@ fn every_scenario_runs() {
         );
     }
     // Sheets-only (no Redis) is not safe yet: it must run to the end; its findings are not
-    // asserted until the single-writer lease lands.
-    let cfg = config(11, Scenario::SinRedis, "sin-redis");
+    // asserted until the single-writer lease is finished.
+    let cfg = config(11, Scenario::SinRedis, dir.path());
     run(&cfg).unwrap();
 }

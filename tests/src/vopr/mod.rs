@@ -9,7 +9,16 @@
 //!
 //! It never changes what the product does: the simulation enters only through the product's
 //! seams (ports, `Clock`, the id source, `EngineConfig::jitter_seed`, failpoints,
-//! `Zeues::abort`, `Store::open_as`).
+//! `Zeues::abort`, `Store::open_as`, and the engine's `select!`s being `biased`, so that a tie
+//! is broken the same way on every run). Three shortcuts are the simulator's, none in the
+//! product: devices are installed before the shift with the product's own `load_snapshot`
+//! (`Zeues::start`'s first load blocks a thread on the runtime, which cannot drive a paused
+//! single-threaded one); the supervisor PIN is stored as a cheap argon2 hash (verified by the
+//! product with the parameters it names); SQLite keeps query plans stable ([`sqlite`]).
+//!
+//! Run it with `cargo run -p zeues-tests --bin plant-vopr -- --seeds 1..1000`; CI runs
+//! `scripts/vopr.sh`. A failing seed replays with `--seeds N..N+1 --trace` (add `--verbose` for
+//! every Sheets and Redis call).
 
 pub mod book;
 pub mod clock;
