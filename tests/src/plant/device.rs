@@ -364,6 +364,9 @@ async fn connect(args: &DeviceArgs, plan: &DevicePlan, ids: &IdTap) -> Result<Ar
             offset: chrono::Duration::milliseconds(plan.clock_offset_ms),
         })
     };
+    // A start that fails (the sheet unreachable, or the quota spent) is tried again with a
+    // growing pause, as a person would relaunch: not a stampede of every tablet every second.
+    let mut pause = Duration::from_secs(1);
     loop {
         let wiring = Wiring {
             store: store.clone(),
@@ -389,10 +392,13 @@ async fn connect(args: &DeviceArgs, plan: &DevicePlan, ids: &IdTap) -> Result<Ar
             Ok(z) => return Ok(z),
             Err(e) => {
                 eprintln!(
-                    "device {}: arranque fallido ({}); reintento",
-                    args.index, e.message
+                    "device {}: arranque fallido ({}); reintento en {} s",
+                    args.index,
+                    e.message,
+                    pause.as_secs()
                 );
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(16));
             }
         }
     }
@@ -841,7 +847,26 @@ pub async fn run(args: DeviceArgs, plan: DevicePlan) -> Result<(), DeviceError> 
         let Driver { z, ids, .. } = d;
         drop(z);
         let z = connect(&args, &plan, &ids).await?;
-        tokio::time::sleep(Duration::from_secs(25)).await;
+        // Its refresh is the same read of the sheet its own polling makes; done here until
+        // one succeeds, so a fleet still short of quota (Sheets-only tablets share no budget)
+        // cannot end the run before the replica had its chance.
+        let t0 = std::time::Instant::now();
+        loop {
+            match z.engine().poll_plant().await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => eprintln!("device {}: lectura final de la planilla: {e}", args.index),
+            }
+            if t0.elapsed() > Duration::from_secs(180) {
+                eprintln!(
+                    "device {}: la réplica no pudo leer la planilla en 180 s",
+                    args.index
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
         z.shutdown();
         tokio::time::sleep(Duration::from_secs(2)).await;
     } else {

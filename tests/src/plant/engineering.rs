@@ -250,8 +250,8 @@ impl Engineering {
         }})
     }
 
-    /// Does one edit; returns what it did, for the log.
-    pub async fn edit(&mut self, what: Edit) -> Result<String, String> {
+    /// Does one edit; returns what it did, for the log (`None`: nothing to do).
+    pub async fn edit(&mut self, what: Edit) -> Result<Option<String>, String> {
         let sheet_id = self.sheet_id().await?;
         let headers = self.headers().await?;
         match what {
@@ -269,7 +269,7 @@ impl Engineering {
                 let (Some(&row), Some(&col)) =
                     (rows.choose(&mut self.rng), cols.choose(&mut self.rng))
                 else {
-                    return Ok("nada que editar".into());
+                    return Ok(None);
                 };
                 let cell = if self.rng.gen_bool(0.5) {
                     json!({"userEnteredValue": {"numberValue": self.rng.gen_range(1..500)}})
@@ -288,12 +288,12 @@ impl Engineering {
                 };
                 self.write(&[self.set_cell(sheet_id, row, col, cell)])
                     .await?;
-                Ok(format!("valor en {}{row}", headers[col]))
+                Ok(Some(format!("valor en {}{row}", headers[col])))
             }
             Edit::DateText => {
                 let rows = self.tag_rows(&headers).await?;
                 let Some(&row) = rows.choose(&mut self.rng) else {
-                    return Ok("nada que editar".into());
+                    return Ok(None);
                 };
                 let day = chrono::Utc::now().date_naive()
                     - chrono::Duration::days(self.rng.gen_range(0..40));
@@ -321,15 +321,15 @@ impl Engineering {
                     eng.choose(&mut self.rng).copied()
                 };
                 let Some(col) = target else {
-                    return Ok("sin columna de fecha".into());
+                    return Ok(None);
                 };
                 let cell = json!({"userEnteredValue": {"stringValue": shown}});
                 self.write(&[self.set_cell(sheet_id, row, col, cell)])
                     .await?;
-                Ok(format!(
+                Ok(Some(format!(
                     "fecha como texto {shown:?} en {}{row}",
                     headers[col]
-                ))
+                )))
             }
             Edit::Append => {
                 let tag = format!("{}-{:03}", self.tag_prefix, self.next_spool);
@@ -381,11 +381,11 @@ impl Engineering {
                     "fields": "userEnteredValue,userEnteredFormat.numberFormat",
                 }})])
                 .await?;
-                Ok(format!("spool nuevo {tag}"))
+                Ok(Some(format!("spool nuevo {tag}")))
             }
             Edit::InsertColumn => {
                 if self.inserted >= MAX_INSERTS {
-                    return Ok("ya se insertaron columnas suficientes".into());
+                    return Ok(None);
                 }
                 let limit = col_of(&headers, FIRST_APP_WRITTEN).ok_or("Operaciones sin Armador")?;
                 let at = self.rng.gen_range(0..=limit);
@@ -405,14 +405,16 @@ impl Engineering {
                     ),
                 ])
                 .await?;
-                Ok(format!("columna {name} insertada en la posición {at}"))
+                Ok(Some(format!(
+                    "columna {name} insertada en la posición {at}"
+                )))
             }
             Edit::Sort => {
                 let rows = self.tag_rows(&headers).await?;
                 let last = rows.iter().copied().max().unwrap_or(1);
                 let len = self.rng.gen_range(6..=24u32);
                 if last < len + 2 {
-                    return Ok("pocas filas para ordenar".into());
+                    return Ok(None);
                 }
                 let first = self.rng.gen_range(2..=last - len + 1);
                 let end = first + len - 1;
@@ -421,7 +423,7 @@ impl Engineering {
                     .filter_map(|k| col_of(&headers, k))
                     .collect();
                 let Some(&key) = keys.choose(&mut self.rng) else {
-                    return Ok("sin columna para ordenar".into());
+                    return Ok(None);
                 };
                 let descending = self.rng.gen_bool(0.5);
                 let mut block = self.read(A1Range::rows(OPERACIONES, first, end)).await?;
@@ -460,11 +462,11 @@ impl Engineering {
                     "fields": "userEnteredValue,userEnteredFormat.numberFormat",
                 }})])
                 .await?;
-                Ok(format!(
+                Ok(Some(format!(
                     "filas {first}-{end} ordenadas por {}{}",
                     headers[key],
                     if descending { " (desc)" } else { "" }
-                ))
+                )))
             }
         }
     }

@@ -818,10 +818,11 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
                     release_sheets(&devices, &saved);
                 }
                 match done {
-                    Ok(msg) => {
+                    Ok(Some(msg)) => {
                         eprintln!("plant-sim: ingeniería: {msg}");
                         *events.entry(what.label()).or_default() += 1;
                     }
+                    Ok(None) => {}
                     Err(e) => eprintln!("plant-sim: ingeniería ({}): {e}", what.label()),
                 }
             }
@@ -1049,7 +1050,8 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
         drain_start.elapsed().as_secs_f64()
     );
     std::fs::write(control.join("finish"), b"").map_err(|e| e.to_string())?;
-    let exit_deadline = Instant::now() + Duration::from_secs(90);
+    // Sheets-only tablets come back on and read the sheet once before they stop.
+    let exit_deadline = Instant::now() + Duration::from_secs(if sin_redis { 240 } else { 90 });
     while devices.iter().any(|d| d.child.is_some()) && Instant::now() < exit_deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
         for d in devices.iter_mut() {
