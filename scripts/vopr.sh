@@ -4,12 +4,12 @@
 # Redis, with faults and plant behaviours drawn from the seed, checked by zeues-checker.
 # Replay a failing seed with: target/debug/plant-vopr --seeds SEED..SEED+1 --devices N --trace
 # Usage: bash scripts/vopr.sh [extra plant-vopr args, e.g. --without layout]
-#   SEEDS (2000) seeds of a 6-tablet fleet, then SEEDS_FULL (150) of the full 10-tablet one;
+#   SEEDS (1500) seeds of a 6-tablet fleet, then SEEDS_FULL (400) of the full 10-tablet one;
 #   JOBS (nproc), START (random) override the defaults.
 source "$(dirname "$0")/lib.sh"
 
-SEEDS="${SEEDS:-2000}"
-SEEDS_FULL="${SEEDS_FULL:-150}"
+SEEDS="${SEEDS:-1500}"
+SEEDS_FULL="${SEEDS_FULL:-400}"
 JOBS="${JOBS:-$(nproc)}"
 START="${START:-random}"
 if [[ "$START" == random ]]; then
@@ -25,9 +25,9 @@ OPT=(--config 'profile.dev.package.zeues-sync.opt-level=2'
 
 step "plant-vopr: build"
 timed cargo build -p zeues-tests --bin plant-vopr "${OPT[@]}"
-# Ten tablets saturate the fleet's read quota and cost ~7x more per seed than six (the push loop
+# Ten tablets saturate the fleet's read quota and cost ~2-7x more per seed than six (the push loop
 # of a device with a queued chain polls every 20 ms while it waits): most seeds run six, and a
-# smaller batch the full plant.
+# smaller batch the full plant (~4 minutes together on 2 cores).
 status=0
 begin=$SECONDS
 step "plant-vopr: $SEEDS seeds from $START, 6 tablets"
