@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Everything CI checks, in order: setup, format, lints, all tests (property tests at
-# PROPTEST_CASES=10000), the end-to-end window tests, then the .deb (built, installed, started).
+# PROPTEST_CASES=10000), the Sheets emulator's fidelity, the real-process plant simulator
+# (plant-sim), the deterministic one (plant-vopr), notifications, the end-to-end window tests,
+# then the .deb (built, installed, started).
 source "$(dirname "$0")/lib.sh"
 
 timed bash scripts/setup.sh
@@ -33,6 +35,9 @@ timed bash scripts/fidelity.sh
 
 step "plant simulator: short seeded chaos run"
 timed bash scripts/chaos.sh
+
+step "deterministic plant simulator (plant-vopr: seeds from a random start, independent checker)"
+timed bash scripts/vopr.sh
 
 step "native notifications (DesktopNotifier → dbusmock notification daemon)"
 timed bash scripts/notify.sh
