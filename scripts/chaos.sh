@@ -16,6 +16,9 @@ SEED="${SEED:-$(( $(date +%s) % 100000 ))}"
 DEVICES="${DEVICES:-6}"
 SPOOLS="${SPOOLS:-600}"
 MINUTES="${MINUTES:-3}"
+# A fleet drains in 1-5 min (a Sheets-only one hands the writer role from tablet to tablet);
+# past this the run stops waiting and the checker counts what never landed.
+DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-360}"
 OUT="$TARGET_DIR/chaos/seed-$SEED"
 EXTRA=()
 if [[ -n "${SCENARIO:-}" ]]; then
@@ -28,7 +31,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 step "plant-sim --devices $DEVICES --spools $SPOOLS --minutes $MINUTES --seed $SEED --chaos ${EXTRA[*]}"
 if ! "$TARGET_DIR/debug/plant-sim" --devices "$DEVICES" --spools "$SPOOLS" --minutes "$MINUTES" \
-      --seed "$SEED" --chaos "${EXTRA[@]}" --dir "$OUT" "$@" > "$OUT/summary.txt" 2> "$OUT/plant-sim.log"; then
+      --seed "$SEED" --chaos "${EXTRA[@]}" --drain-timeout "$DRAIN_TIMEOUT" --dir "$OUT" "$@" > "$OUT/summary.txt" 2> "$OUT/plant-sim.log"; then
   tail -n 60 "$OUT/plant-sim.log" >&2
   cat "$OUT/summary.txt" >&2
   echo "plant-sim found violations (or failed) with SEED=$SEED; logs and the checker's inputs in $OUT" >&2
