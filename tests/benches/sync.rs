@@ -408,7 +408,7 @@ async fn new_rows(devices: usize, rows: usize) -> Fallible<()> {
             let mut n = 0usize;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let tag = mine[n % mine.len()].clone();
-                let intent = if (n / mine.len()) % 2 == 0 {
+                let intent = if (n / mine.len()).is_multiple_of(2) {
                     Intent::Tomar(Operacion::Arm)
                 } else {
                     Intent::Pausar(Operacion::Arm)

@@ -80,8 +80,10 @@ impl Engine {
         if head.epoch.is_empty() {
             return Ok(Step::Cold);
         }
+        let mark = self.store.replica_mark();
         let rows = self.coord.live_snapshot().await?;
-        let tags = self.store.upsert_plant_rows(&rows)?;
+        // A push of this device that lands while the snapshot is read stays (it is newer).
+        let tags = self.store.upsert_plant_rows_since(&rows, mark)?;
         if !tags.is_empty() {
             self.emit(AppEvent::ReplicaChanged { tags: tags.clone() });
         }

@@ -470,15 +470,19 @@ impl Engine {
             decode_workers(&trab, &roles).map_err(WorkbookError::Schema)?;
         pace(2).await;
         let read_at = self.clock.now();
+        let mark = self.store.replica_mark();
         let ops = self.workbook.read_tab(OPERACIONES).await?;
         let layout =
             OperacionesLayout::from_headers(&ops.headers).map_err(WorkbookError::Schema)?;
         let read = layout.decode_all(&ops.rows);
         let local = |e: crate::store::StoreError| WorkbookError::Unavailable(e.to_string());
         self.store.replace_workers(&workers).map_err(local)?;
-        let changed = self.store.upsert_plant_rows(&read.spools).map_err(local)?;
+        let changed = self
+            .store
+            .upsert_plant_rows_since(&read.spools, mark)
+            .map_err(local)?;
         let present = read.spools.iter().map(|s| s.tag.clone()).collect();
-        let removed = self.store.remove_missing(&present).map_err(local)?;
+        let removed = self.store.remove_missing(&present, mark).map_err(local)?;
         let mut problems: Vec<String> = read.problems.iter().map(|e| e.to_string()).collect();
         problems.extend(
             worker_problems

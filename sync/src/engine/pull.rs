@@ -50,6 +50,7 @@ impl Engine {
             return Ok(false);
         }
         let read_at = self.clock.now();
+        let mark = self.store.replica_mark();
         let grid = self.workbook.read_tab(OPERACIONES).await?;
         let layout =
             OperacionesLayout::from_headers(&grid.headers).map_err(WorkbookError::Schema)?;
@@ -58,9 +59,12 @@ impl Engine {
             tracing::warn!(problema = %p, "fila de Operaciones no leída");
         }
         let local = |e: crate::store::StoreError| WorkbookError::Unavailable(e.to_string());
-        let mut tags = self.store.upsert_plant_rows(&read.spools).map_err(local)?;
+        let mut tags = self
+            .store
+            .upsert_plant_rows_since(&read.spools, mark)
+            .map_err(local)?;
         let present: HashSet<String> = read.spools.iter().map(|s| s.tag.clone()).collect();
-        tags.extend(self.store.remove_missing(&present).map_err(local)?);
+        tags.extend(self.store.remove_missing(&present, mark).map_err(local)?);
         {
             let mut cache = self.cache.lock().await;
             if let Some(c) = cache.as_mut() {

@@ -286,20 +286,6 @@ impl Engine {
         let at = santiago(cmd.created_at);
         match apply(&base, actor, cmd.payload.intent, at, &cmd.id) {
             Err(error) => {
-                if matches!(cmd.payload.intent, Intent::Tomar(_)) {
-                    self.release_mine(&cmd).await?;
-                    // Its claim was announced: tell everyone the plant's truth again.
-                    let change = RowChange {
-                        tag: cmd.tag.clone(),
-                        row: plant.clone(),
-                        command_id: cmd.id.clone(),
-                        device_id: cmd.device_id.clone(),
-                    };
-                    if let Err(e) = self.coord.publish(&change).await {
-                        tracing::warn!(tag = %cmd.tag, error = %e, "no se pudo anunciar la corrección");
-                        self.note_coord_error(&e);
-                    }
-                }
                 let winner = winner_of(&error, &plant);
                 Ok(Decision::Conflict {
                     cmd,
@@ -725,6 +711,20 @@ impl Engine {
                         if let Err(e) = self.release_mine(&cmd).await {
                             tracing::warn!(tag = %cmd.tag, error = %e, "no se pudo soltar el lock de un TOMAR rechazado; el líder lo liberará");
                             self.note_coord_error(&e);
+                        }
+                        // Its claim may have been announced: every tablet hears the plant's row
+                        // again, whatever refused it (the lock step or the rules).
+                        if let Some(row) = &plant {
+                            let change = RowChange {
+                                tag: cmd.tag.clone(),
+                                row: cache.as_sheet(row),
+                                command_id: cmd.id.clone(),
+                                device_id: cmd.device_id.clone(),
+                            };
+                            if let Err(e) = self.coord.publish(&change).await {
+                                tracing::warn!(tag = %cmd.tag, error = %e, "no se pudo anunciar la corrección");
+                                self.note_coord_error(&e);
+                            }
                         }
                     }
                     let rec =

@@ -1113,3 +1113,35 @@ async fn an_unknown_outcome_is_settled_from_the_rows_after_the_last_import_at_50
         "only the rows appended since the last import are read, not 500,000: {read}"
     );
 }
+
+#[tokio::test]
+async fn a_claimed_tomar_refused_at_the_lock_step_is_corrected_on_every_tablet() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let b = r.other_device().await;
+    // JP(94) holds the spool in the plant (tablet B).
+    let s = b.store.clone();
+    r.act_on(&s, OTRO_ARMADOR, Intent::Tomar(Operacion::Arm), &tag, false);
+    b.engine.claim_once().await.unwrap();
+    b.engine.push_once().await.unwrap();
+    // Redis lost its locks; tablet A, offline until now, claims and announces its TOMAR.
+    let jp = r.coord.occupation_holder(&tag).await.unwrap().unwrap();
+    r.coord.release_occupation(&tag, &jp).await.unwrap();
+    let mine = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    assert_eq!(r.engine.claim_once().await.unwrap(), 1);
+    // The leader gives the lock back to the sheet's occupant before A's push.
+    let a_lock = r.coord.occupation_holder(&tag).await.unwrap().unwrap();
+    assert_eq!(a_lock.command_id, mine);
+    r.coord.release_occupation(&tag, &a_lock).await.unwrap();
+    r.coord.acquire_occupation(&tag, &jp).await.unwrap();
+    r.engine.push_once().await.unwrap();
+    let c = r.store.conflicts(false).unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].code, "SPOOL_OCUPADO");
+    // Every tablet hears the plant's row again (JP(94)), not A's announced claim.
+    let live = r.coord.live_rows(std::slice::from_ref(&tag)).await.unwrap();
+    assert_eq!(
+        live[0].as_ref().unwrap().row.ocupado_por.as_deref(),
+        Some("JP(94)")
+    );
+}

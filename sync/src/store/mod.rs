@@ -41,6 +41,15 @@ pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
     device_id: String,
+    /// When each replica row was last written (a counter), so a whole-sheet read that started
+    /// before a newer row arrived (change stream, push) does not put the older row back.
+    written: Mutex<WriteLog>,
+}
+
+#[derive(Default)]
+struct WriteLog {
+    seq: u64,
+    last: std::collections::HashMap<String, u64>,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -91,6 +100,7 @@ impl Store {
                 conn: Mutex::new(conn),
                 path: path.to_path_buf(),
                 device_id,
+                written: Mutex::new(WriteLog::default()),
             },
             recovery,
         ))
@@ -102,6 +112,32 @@ impl Store {
 
     pub fn device_id(&self) -> &str {
         &self.device_id
+    }
+
+    /// A mark to take before reading the whole sheet: rows written in the replica after it are
+    /// newer than that read (see [`Store::upsert_plant_rows_since`]).
+    pub fn replica_mark(&self) -> u64 {
+        self.written.lock().unwrap_or_else(|p| p.into_inner()).seq
+    }
+
+    pub(crate) fn touch<'a>(&self, tags: impl IntoIterator<Item = &'a str>) {
+        let mut log = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        for t in tags {
+            log.seq += 1;
+            let seq = log.seq;
+            log.last.insert(t.to_string(), seq);
+        }
+    }
+
+    fn written_since(&self, mark: u64) -> std::collections::HashSet<String> {
+        self.written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last
+            .iter()
+            .filter(|(_, s)| **s > mark)
+            .map(|(t, _)| t.clone())
+            .collect()
     }
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -184,7 +220,19 @@ impl Store {
     /// optimistic state (the engine rebases them when it applies those commands). Returns the
     /// tags whose replica row changed.
     pub fn upsert_plant_rows(&self, rows: &[Spool]) -> Result<Vec<String>> {
+        self.upsert_rows_skipping(rows, None)
+    }
+
+    /// [`Store::upsert_plant_rows`] for rows read from the whole sheet after `mark`: a row the
+    /// replica took since (newer, from the change stream or a push) is left as it is.
+    pub fn upsert_plant_rows_since(&self, rows: &[Spool], mark: u64) -> Result<Vec<String>> {
+        self.upsert_rows_skipping(rows, Some(mark))
+    }
+
+    fn upsert_rows_skipping(&self, rows: &[Spool], mark: Option<u64>) -> Result<Vec<String>> {
         let mut conn = self.conn();
+        // Under the connection lock: every replica write records itself before releasing it.
+        let newer = mark.map(|m| self.written_since(m)).unwrap_or_default();
         let tx = conn.transaction()?;
         let mut changed = Vec::new();
         {
@@ -192,6 +240,9 @@ impl Store {
                 "SELECT EXISTS(SELECT 1 FROM outbox WHERE tag = ?1 AND status = 'pending')",
             )?;
             for s in rows {
+                if newer.contains(&s.tag) {
+                    continue;
+                }
                 let has_pending: bool = pending.query_row([&s.tag], |r| r.get(0))?;
                 if has_pending {
                     continue;
@@ -213,6 +264,8 @@ impl Store {
             }
         }
         tx.commit()?;
+        self.touch(changed.iter().map(String::as_str));
+        drop(conn);
         Ok(changed)
     }
 
@@ -221,8 +274,11 @@ impl Store {
     pub fn remove_missing(
         &self,
         present: &std::collections::HashSet<String>,
+        mark: u64,
     ) -> Result<Vec<String>> {
         let mut conn = self.conn();
+        // A spool the replica took after the sheet was read (a new row) is not "missing".
+        let newer = self.written_since(mark);
         let tx = conn.transaction()?;
         let tags: Vec<String> = {
             let mut stmt = tx.prepare(
@@ -233,7 +289,7 @@ impl Store {
             let mut v = Vec::new();
             for t in rows {
                 let t = t?;
-                if !present.contains(&t) {
+                if !present.contains(&t) && !newer.contains(&t) {
                     v.push(t);
                 }
             }
@@ -243,6 +299,8 @@ impl Store {
             tx.execute("DELETE FROM spools WHERE tag = ?1", [t])?;
         }
         tx.commit()?;
+        self.touch(tags.iter().map(String::as_str));
+        drop(conn);
         Ok(tags)
     }
 
@@ -250,11 +308,14 @@ impl Store {
     /// have it: a tap made on a row the sheet never had, or has since lost). Returns whether
     /// it was removed.
     pub fn remove_spool(&self, tag: &str) -> Result<bool> {
-        let n = self.conn().execute(
+        let conn = self.conn();
+        let n = conn.execute(
             "DELETE FROM spools WHERE tag = ?1 AND NOT EXISTS
              (SELECT 1 FROM outbox o WHERE o.tag = ?1 AND o.status = 'pending')",
             [tag],
         )?;
+        self.touch([tag]);
+        drop(conn);
         Ok(n > 0)
     }
 

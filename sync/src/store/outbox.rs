@@ -322,6 +322,12 @@ impl Store {
             }
         }
         tx.commit()?;
+        self.touch(
+            out.iter()
+                .filter(|(_, r)| r.is_ok())
+                .map(|(t, _)| t.as_str()),
+        );
+        drop(conn);
         Ok(out)
     }
 
@@ -368,12 +374,17 @@ impl Store {
         Ok(())
     }
 
-    /// When the next pending command becomes due (for the retry timer).
+    /// When the next pending command becomes due (for the retry timer). Only the first command
+    /// of each spool counts: the ones queued behind it cannot be tried before it (counting them
+    /// made a device with a queued chain poll every 20 ms while the first one waited).
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
         let conn = self.conn();
         let v: Option<Option<String>> = conn
             .query_row(
-                "SELECT MIN(COALESCE(next_attempt_at, '')) FROM outbox WHERE status = 'pending'",
+                "SELECT MIN(COALESCE(next_attempt_at, '')) FROM outbox o
+                 WHERE status = 'pending'
+                   AND NOT EXISTS (SELECT 1 FROM outbox p
+                                   WHERE p.tag = o.tag AND p.status = 'pending' AND p.seq < o.seq)",
                 [],
                 |r| r.get(0),
             )
@@ -441,6 +452,10 @@ impl Store {
             codec::write_spool(&tx, plant_row)?;
         }
         tx.commit()?;
+        if !more {
+            self.touch([plant_row.tag.as_str()]);
+        }
+        drop(conn);
         Ok(())
     }
 
@@ -534,6 +549,10 @@ impl Store {
             |r| r.get(0),
         )?;
         tx.commit()?;
+        if plant_row.is_some() {
+            self.touch([command.tag.as_str()]);
+        }
+        drop(conn);
         Ok(ConflictRecord {
             id,
             command_id: command.id.clone(),

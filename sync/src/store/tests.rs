@@ -178,6 +178,31 @@ fn commands_of_one_spool_are_ready_in_order() {
 }
 
 #[test]
+fn a_command_queued_behind_a_waiting_one_is_not_due_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seeded(dir.path());
+    let mut gen = ids();
+    let a = vec!["MK-1".to_string()];
+    store.execute(&tomar(93, &a), &mut gen).unwrap();
+    store
+        .execute(
+            &LocalAction {
+                intent: Intent::Pausar(Operacion::Arm),
+                ..tomar(93, &a)
+            },
+            &mut gen,
+        )
+        .unwrap();
+    let retry_at = now() + chrono::Duration::seconds(30);
+    store
+        .mark_attempt_failed("cmd-1", "sin conexión", retry_at, false)
+        .unwrap();
+    // The PAUSAR behind it cannot go first: the timer sleeps until the TOMAR's retry, instead
+    // of waking every 20 ms for a command that is not ready.
+    assert_eq!(store.next_due().unwrap(), Some(retry_at));
+}
+
+#[test]
 fn conflict_holds_later_commands_and_restores_plant_row() {
     let dir = tempfile::tempdir().unwrap();
     let store = seeded(dir.path());
@@ -329,4 +354,39 @@ fn salvage_keeps_readable_outbox_rows() {
     let mut gen = || "cmd-x".to_string();
     store.execute(&tomar(93, &t), &mut gen).unwrap();
     assert_eq!(store.command("cmd-x").unwrap().unwrap().seq, 3);
+}
+
+#[test]
+fn a_whole_sheet_read_never_puts_back_a_row_older_than_the_replicas() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seeded(dir.path());
+    let old = store.spool("MK-1").unwrap().unwrap();
+    // A full read of the sheet starts; meanwhile the change stream brings a newer MK-1 and a
+    // spool added to the sheet after the read.
+    let mark = store.replica_mark();
+    let mut newer = old.clone();
+    newer.version = "v2".into();
+    newer.ocupado_por = Some("MR(93)".into());
+    let mut added = old.clone();
+    added.tag = "MK-NUEVO".into();
+    store.upsert_plant_rows(&[newer.clone(), added]).unwrap();
+    // The read's (older) rows arrive: MK-1 stays the newer one, MK-NUEVO is not "missing".
+    let read: Vec<Spool> = (1..=5)
+        .map(|i| store.spool(&format!("MK-{i}")).unwrap().unwrap())
+        .map(|mut s| {
+            if s.tag == "MK-1" {
+                s = old.clone();
+            }
+            s
+        })
+        .collect();
+    store.upsert_plant_rows_since(&read, mark).unwrap();
+    let present = read.iter().map(|s| s.tag.clone()).collect();
+    assert!(store.remove_missing(&present, mark).unwrap().is_empty());
+    assert_eq!(store.spool("MK-1").unwrap().unwrap().version, "v2");
+    assert!(store.spool("MK-NUEVO").unwrap().is_some());
+    // A later read (after the mark moved on) does apply.
+    let mark = store.replica_mark();
+    store.upsert_plant_rows_since(&[old.clone()], mark).unwrap();
+    assert_eq!(store.spool("MK-1").unwrap().unwrap().version, old.version);
 }
