@@ -622,6 +622,30 @@ impl Engine {
         audit_known: bool,
         fence: Option<crate::ports::WriterFence>,
     ) -> Result<usize, EngineError> {
+        // The write's token is taken before the rows are read: rows are addressed by position,
+        // so the time between reading them and writing must be as short as it can be (a column
+        // Engineering inserts, or rows they sort, in between would move the target cells). No
+        // quota wait may sit in that gap.
+        let mut write_permit = false;
+        if !work.is_empty() {
+            let wait = match self.quota_permit(QuotaKind::Write).await {
+                Ok(QuotaGrant::Granted) => None,
+                Ok(QuotaGrant::Wait(d)) => Some((d, "esperando cuota de Google Sheets".to_string())),
+                Err(e) => {
+                    self.note_coord_error(&e);
+                    Some((self.config.retry_base, e.to_string()))
+                }
+            };
+            if let Some((d, why)) = wait {
+                let at = self.clock.now() + chrono::Duration::from_std(d).unwrap_or_default();
+                for (cmd, _) in &work {
+                    self.store
+                        .mark_attempt_failed(&cmd.id, &why, at, cmd.outcome_unknown)?;
+                }
+                return Ok(0);
+            }
+            write_permit = true;
+        }
         if !work.is_empty() {
             // Every Sheets call takes a token from the fleet's shared bucket first.
             let wait = match self.quota_permit(QuotaKind::Read).await {
@@ -829,7 +853,12 @@ impl Engine {
         self.store.mark_discards_audited(&discards_landed, 1)?;
 
         if !batch.is_empty() {
-            match self.quota_permit(QuotaKind::Write).await {
+            let grant = if write_permit {
+                Ok(QuotaGrant::Granted)
+            } else {
+                self.quota_permit(QuotaKind::Write).await
+            };
+            match grant {
                 Ok(QuotaGrant::Granted) => {}
                 Ok(QuotaGrant::Wait(d)) => {
                     let at = now + chrono::Duration::from_std(d).unwrap_or_default();
