@@ -18,7 +18,7 @@ SPOOLS="${SPOOLS:-600}"
 MINUTES="${MINUTES:-3}"
 # A fleet drains in 1-5 min (a Sheets-only one hands the writer role from tablet to tablet);
 # past this the run stops waiting and the checker counts what never landed.
-DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-360}"
+DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-480}"
 OUT="$TARGET_DIR/chaos/seed-$SEED"
 EXTRA=()
 if [[ -n "${SCENARIO:-}" ]]; then

@@ -156,6 +156,9 @@ pub struct SimReport {
     pub second_instance_ran: u64,
     /// Without Redis: times the audit log's writing device changed during the work.
     pub writer_switches: u64,
+    /// The outboxes did not drain within `--drain-timeout` (what never landed is the
+    /// checker's to count; this says why the run ended unquiesced).
+    pub drain_timed_out: bool,
     /// The seeded audit rows were not intact at the end (a violation of their own).
     pub checker_input_broken: bool,
     /// The run's own violations, explained.
@@ -169,17 +172,19 @@ impl SimReport {
             && self.second_instance_ran == 0
             && self.writer_switches == 0
             && !self.checker_input_broken
+            && !self.drain_timed_out
     }
 
     pub fn summary(&self) -> String {
         format!(
-            "{} max_writes_per_min={} max_reads_per_min={} quota_refused={} second_instance_ran={} writer_switches={}",
+            "{} max_writes_per_min={} max_reads_per_min={} quota_refused={} second_instance_ran={} writer_switches={} drain_timed_out={}",
             self.checker.summary(1),
             self.max_writes_per_min,
             self.max_reads_per_min,
             self.quota_refused,
             self.second_instance_ran,
-            self.writer_switches
+            self.writer_switches,
+            u8::from(self.drain_timed_out)
         )
     }
 }
@@ -1042,6 +1047,19 @@ pub async fn run(args: SimArgs) -> Result<SimReport, String> {
         }
         if Instant::now() > drain_deadline {
             eprintln!("plant-sim: drain timed out");
+            report.drain_timed_out = true;
+            let stuck: Vec<&str> = devices
+                .iter()
+                .filter(|d| {
+                    read_status(&d.args.dir)
+                        .is_none_or(|s| s.phase != "drained" && s.phase != "retired")
+                })
+                .map(|d| d.name())
+                .collect();
+            report.details.push(format!(
+                "las colas no se vaciaron en {} s: {stuck:?}",
+                args.drain_timeout.as_secs()
+            ));
             break;
         }
     }
