@@ -91,10 +91,7 @@ async fn a_written_row_reads_back_with_the_hash_the_writer_published() {
         .await
         .unwrap();
         let back = wb.read_rows(OPERACIONES, &[rows[i].row]).await.unwrap();
-        let read = layout
-            .decode(rows[i].row, &back.rows[0])
-            .unwrap()
-            .unwrap();
+        let read = layout.decode(rows[i].row, &back.rows[0]).unwrap().unwrap();
         assert_eq!(
             row_hash(&read),
             row_hash(&t.after),

@@ -211,6 +211,24 @@ pub struct OperacionesRead {
     pub problems: Vec<DomainError>,
 }
 
+impl OperacionesRead {
+    /// Every TAG the tab has, readable or not: a row that cannot be read now (a bad cell, a
+    /// duplicated TAG) is still a spool of the plant, never "gone from the sheet".
+    pub fn present_tags(&self) -> std::collections::HashSet<String> {
+        let mut tags: std::collections::HashSet<String> =
+            self.spools.iter().map(|s| s.tag.clone()).collect();
+        for p in &self.problems {
+            match p {
+                DomainError::DatosCorruptos { tag, .. } | DomainError::TagDuplicado { tag, .. } => {
+                    tags.insert(tag.clone());
+                }
+                _ => {}
+            }
+        }
+        tags
+    }
+}
+
 impl OperacionesLayout {
     /// Fails closed when a critical column is missing or ambiguous.
     pub fn from_headers(headers: &[String]) -> Result<Self, DomainError> {

@@ -13,6 +13,7 @@ mod presence;
 mod probe;
 mod pull;
 mod push;
+mod verify;
 pub mod writer;
 
 pub use follow::FollowConfig;
@@ -481,7 +482,7 @@ impl Engine {
             .store
             .upsert_plant_rows_since(&read.spools, mark)
             .map_err(local)?;
-        let present = read.spools.iter().map(|s| s.tag.clone()).collect();
+        let present = read.present_tags();
         let removed = self.store.remove_missing(&present, mark).map_err(local)?;
         let mut problems: Vec<String> = read.problems.iter().map(|e| e.to_string()).collect();
         problems.extend(

@@ -2,8 +2,6 @@
 //! Changes arrive as row changes (from the coordinator's stream) or by polling the workbook
 //! within the read budget; audit rows are imported incrementally for the history screens.
 
-use std::collections::HashSet;
-
 use super::Engine;
 use crate::api::AppEvent;
 use crate::domain::sheet::{OperacionesLayout, METADATA, OPERACIONES};
@@ -63,7 +61,7 @@ impl Engine {
             .store
             .upsert_plant_rows_since(&read.spools, mark)
             .map_err(local)?;
-        let present: HashSet<String> = read.spools.iter().map(|s| s.tag.clone()).collect();
+        let present = read.present_tags();
         tags.extend(self.store.remove_missing(&present, mark).map_err(local)?);
         {
             let mut cache = self.cache.lock().await;

@@ -32,6 +32,8 @@ enum Decision {
     Write {
         cmd: OutboxCommand,
         transition: Box<Transition>,
+        /// The row's `version` when it was read for this write.
+        prior: String,
         row: u32,
         cells: Vec<(usize, CellValue)>,
         audit: Vec<CellValue>,
@@ -39,6 +41,12 @@ enum Decision {
     Landed {
         cmd: OutboxCommand,
         plant: Spool,
+    },
+    /// Its audit row landed but its spool's row never got the write: a person moved rows or
+    /// columns while the write was in flight. Repaired from what was recorded before it.
+    Misdirected {
+        cmd: OutboxCommand,
+        landing: Box<super::verify::Written>,
     },
     Conflict {
         cmd: OutboxCommand,
@@ -237,6 +245,18 @@ impl Engine {
                 });
             }
             if self.store.audit_landed(&cmd.id)? {
+                let landing = self
+                    .store
+                    .landing(&cmd.id)?
+                    .and_then(|j| serde_json::from_str::<super::verify::Written>(&j).ok());
+                if let Some(w) = landing.filter(|w| w.prior_version == plant.version) {
+                    // The row is exactly as before the write: the write went elsewhere.
+                    tracing::error!(tag = %cmd.tag, command = %cmd.id, "la escritura llegó a otras celdas (la planilla cambió de forma mientras viajaba); se repara");
+                    return Ok(Decision::Misdirected {
+                        cmd,
+                        landing: Box::new(w),
+                    });
+                }
                 // It landed and the row has moved on since: never apply it again.
                 return Ok(Decision::Landed { cmd, plant });
             }
@@ -321,6 +341,7 @@ impl Engine {
                 }
                 let audit = t.event.to_row(&cache.metadata);
                 Ok(Decision::Write {
+                    prior: plant.version.clone(),
                     row: plant.row,
                     cmd,
                     transition: Box::new(t),
@@ -627,10 +648,15 @@ impl Engine {
         // Engineering inserts, or rows they sort, in between would move the target cells). No
         // quota wait may sit in that gap.
         let mut write_permit = false;
+        // What the round read, for the check after the write (engine::verify).
+        let mut before_headers: Vec<String> = Vec::new();
+        let mut before_rows: HashMap<String, Vec<crate::domain::RawCell>> = HashMap::new();
         if !work.is_empty() {
             let wait = match self.quota_permit(QuotaKind::Write).await {
                 Ok(QuotaGrant::Granted) => None,
-                Ok(QuotaGrant::Wait(d)) => Some((d, "esperando cuota de Google Sheets".to_string())),
+                Ok(QuotaGrant::Wait(d)) => {
+                    Some((d, "esperando cuota de Google Sheets".to_string()))
+                }
                 Err(e) => {
                     self.note_coord_error(&e);
                     Some((self.config.retry_base, e.to_string()))
@@ -682,7 +708,9 @@ impl Engine {
                 *self.cache.lock().await = None;
                 return Ok(0);
             }
+            before_headers = read.headers.clone();
             for ((cmd, row), cells) in work.into_iter().zip(read.rows) {
+                before_rows.insert(cmd.id.clone(), cells.clone());
                 match cache.layout.decode(row, &cells) {
                     Ok(Some(plant)) if plant.tag == cmd.tag => {
                         let retry = cmd.clone();
@@ -704,11 +732,34 @@ impl Engine {
                         *self.cache.lock().await = None;
                         decisions.push(Decision::Later);
                     }
-                    Err(e) => decisions.push(Decision::Retry {
-                        error: e.to_string(),
-                        outcome_unknown: cmd.outcome_unknown,
-                        cmd,
-                    }),
+                    Err(e) => {
+                        // A row made unreadable by this command's own write, shifted by a
+                        // column a person inserted while it was in flight: repair it.
+                        let landing = if cmd.outcome_unknown
+                            && audit_known
+                            && self.store.audit_landed(&cmd.id)?
+                        {
+                            self.store
+                                .landing(&cmd.id)?
+                                .and_then(|j| {
+                                    serde_json::from_str::<super::verify::Written>(&j).ok()
+                                })
+                                .filter(|w| w.headers != before_headers)
+                        } else {
+                            None
+                        };
+                        match landing {
+                            Some(w) => decisions.push(Decision::Misdirected {
+                                cmd,
+                                landing: Box::new(w),
+                            }),
+                            None => decisions.push(Decision::Retry {
+                                error: e.to_string(),
+                                outcome_unknown: cmd.outcome_unknown,
+                                cmd,
+                            }),
+                        }
+                    }
                 }
             }
         }
@@ -719,10 +770,12 @@ impl Engine {
         let mut finished = 0;
         let mut writes = Vec::new();
         let mut landed = Vec::new();
+        let mut misdirected: Vec<(OutboxCommand, super::verify::Written)> = Vec::new();
         for d in decisions {
             match d {
                 Decision::Write { .. } => writes.push(d),
                 Decision::Landed { cmd, plant } => landed.push((cmd, plant)),
+                Decision::Misdirected { cmd, landing } => misdirected.push((cmd, *landing)),
                 Decision::Conflict {
                     cmd,
                     error,
@@ -785,15 +838,27 @@ impl Engine {
 
         let mut batch = WriteBatch::default();
         let mut applied: Vec<(OutboxCommand, Box<Transition>)> = Vec::new();
+        let mut landing: Vec<super::verify::Written> = Vec::new();
         for d in writes {
             if let Decision::Write {
                 cmd,
                 transition,
+                prior,
                 row,
                 cells,
                 audit,
             } = d
             {
+                landing.push(super::verify::Written {
+                    command_id: cmd.id.clone(),
+                    tag: cmd.tag.clone(),
+                    row,
+                    after: cache.as_sheet(&transition.after),
+                    before: before_rows.remove(&cmd.id).unwrap_or_default(),
+                    columns: cells.iter().map(|(c, _)| *c).collect(),
+                    headers: before_headers.clone(),
+                    prior_version: prior,
+                });
                 batch.updates.push(RowUpdate {
                     tab: OPERACIONES.into(),
                     row,
@@ -899,8 +964,17 @@ impl Engine {
                 }
                 return Ok(finished);
             }
-            batch.fence = fence;
+            batch.fence = fence.clone();
             let in_flight: Vec<String> = applied.iter().map(|(c, _)| c.id.clone()).collect();
+            let landings: Vec<(String, String)> = landing
+                .iter()
+                .filter_map(|w| {
+                    serde_json::to_string(w)
+                        .ok()
+                        .map(|j| (w.command_id.clone(), j))
+                })
+                .collect();
+            self.store.record_landings(&landings)?;
             self.store.mark_in_flight(&in_flight, true)?;
             super::failpoint::hit_on(self.store.device_id(), "push.before_write");
             let written =
@@ -938,6 +1012,9 @@ impl Engine {
                 return Ok(finished);
             }
             self.note_success();
+            if !landing.is_empty() {
+                self.verify_write(&landing, cache, fence.as_ref()).await;
+            }
             let ids: Vec<String> = audited.into_keys().collect();
             self.store.mark_conflicts_audited(&ids)?;
             self.store.mark_discards_audited(&discards_sent, 1)?;
@@ -957,6 +1034,32 @@ impl Engine {
             }
             touched.insert(cmd.tag.clone());
             finished += 1;
+        }
+        for (cmd, w) in misdirected {
+            // Its spool's row mutex is held (it was read this round): repair, then finish the
+            // bookkeeping as for any landed command. Its audit row is already in Metadata.
+            match self.repair_landing(&w, fence.as_ref()).await {
+                Ok(true) => {
+                    self.store.mark_applied(&cmd.id, &w.after, now)?;
+                    if let Err(e) = self.after_write(&cmd, &w.after).await {
+                        tracing::warn!(tag = %cmd.tag, error = %e, "reparado en la planilla; coordinación pendiente de reparar");
+                        self.note_coord_error(&e);
+                    }
+                    touched.insert(cmd.tag.clone());
+                    finished += 1;
+                }
+                outcome => {
+                    if let Err(e) = outcome {
+                        tracing::warn!(tag = %cmd.tag, error = %e, "no se pudo reparar la escritura desplazada");
+                    }
+                    self.store.mark_attempt_failed(
+                        &cmd.id,
+                        "escritura desplazada pendiente de reparar",
+                        now + self.backoff(cmd.attempts),
+                        true,
+                    )?;
+                }
+            }
         }
         for (cmd, plant) in landed {
             tracing::info!(tag = %cmd.tag, command = %cmd.id, "el comando ya estaba aplicado; solo se completa el registro");

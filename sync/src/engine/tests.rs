@@ -49,6 +49,8 @@ struct FlakyWorkbook {
     restart_on_read: Mutex<Option<Arc<InProcessCoordinator>>>,
     /// Rows of `Metadata` asked for by row reads (the settle path's cost).
     metadata_rows_read: AtomicUsize,
+    /// A person sorts: these two Operaciones rows swap places just before the next write.
+    swap_before_write: Mutex<Option<(u32, u32)>>,
 }
 
 #[async_trait]
@@ -82,6 +84,42 @@ impl Workbook for FlakyWorkbook {
                 .ready_commands(Utc::now() + chrono::Duration::days(1), 100)
                 .unwrap();
             seen.push(pending.iter().all(|c| c.outcome_unknown));
+        }
+        let swap = self.swap_before_write.lock().unwrap().take();
+        if let Some((a, b)) = swap {
+            let read = self
+                .inner
+                .read_rows(crate::domain::sheet::OPERACIONES, &[a, b])
+                .await?;
+            let full = |cells: &[RawCell]| -> Vec<(usize, crate::domain::CellValue)> {
+                (0..read.headers.len())
+                    .map(|i| {
+                        let v = match cells.get(i) {
+                            Some(RawCell::Text(t)) => crate::domain::CellValue::text(t.clone()),
+                            Some(RawCell::Number(n)) => crate::domain::CellValue::Number(*n),
+                            _ => crate::domain::CellValue::Empty,
+                        };
+                        (i, v)
+                    })
+                    .collect()
+            };
+            self.inner
+                .write(&WriteBatch {
+                    updates: vec![
+                        crate::ports::RowUpdate {
+                            tab: "Operaciones".into(),
+                            row: a,
+                            cells: full(&read.rows[1]),
+                        },
+                        crate::ports::RowUpdate {
+                            tab: "Operaciones".into(),
+                            row: b,
+                            cells: full(&read.rows[0]),
+                        },
+                    ],
+                    ..WriteBatch::default()
+                })
+                .await?;
         }
         let fault = *self.fault.lock().unwrap();
         match fault {
@@ -135,6 +173,7 @@ async fn rig() -> Rig {
         watch: Mutex::new(None),
         restart_on_read: Mutex::new(None),
         metadata_rows_read: AtomicUsize::new(0),
+        swap_before_write: Mutex::new(None),
     });
     let coord = Arc::new(InProcessCoordinator::new());
     let (store, _) = Store::open(&dir.path().join("zeues.db")).unwrap();
@@ -1143,5 +1182,74 @@ async fn a_claimed_tomar_refused_at_the_lock_step_is_corrected_on_every_tablet()
     assert_eq!(
         live[0].as_ref().unwrap().row.ocupado_por.as_deref(),
         Some("JP(94)")
+    );
+}
+
+#[tokio::test]
+async fn rows_sorted_between_the_read_and_the_write_are_repaired_at_once() {
+    let mut r = rig().await;
+    let target = r.free_arm_spool();
+    let other = r
+        .store
+        .spools_where("tag != ?1 AND ocupado_por IS NULL", &[&target.tag], 1)
+        .unwrap()
+        .remove(0);
+    let other_before = r.plant_row(&other.tag).await;
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &target.tag);
+    // Engineering sorts the sheet while the round is between its read and its write.
+    *r.wb.swap_before_write.lock().unwrap() = Some((target.row, other.row));
+    r.engine.push_once().await.unwrap();
+    let mine = r.plant_row(&target.tag).await;
+    assert_eq!(
+        mine.ocupado_por.as_deref(),
+        Some("MR(93)"),
+        "the TOMAR reached its spool"
+    );
+    assert_eq!(mine.version, id);
+    assert_eq!(mine.row, other.row, "where the sort put it");
+    let theirs = r.plant_row(&other.tag).await;
+    assert_eq!(
+        theirs.ocupado_por, None,
+        "the other spool got nothing of it"
+    );
+    assert_eq!(theirs.version, other_before.version);
+    assert_eq!(theirs.armador, other_before.armador);
+    assert_eq!(
+        r.audit_ids().await.iter().filter(|x| **x == id).count(),
+        1,
+        "one audit row"
+    );
+    assert_eq!(
+        r.store.command(&id).unwrap().unwrap().status,
+        CommandStatus::Applied
+    );
+}
+
+#[tokio::test]
+async fn a_row_that_cannot_be_read_now_is_not_dropped_from_the_replica() {
+    let r = rig().await;
+    let s = r.free_arm_spool();
+    let grid = r.wb.read_tab("Operaciones").await.unwrap();
+    let layout = crate::domain::sheet::OperacionesLayout::from_headers(&grid.headers).unwrap();
+    // A person types text into a date column (or a shifted write left garbage there).
+    r.wb.inner
+        .write(&WriteBatch {
+            updates: vec![crate::ports::RowUpdate {
+                tab: "Operaciones".into(),
+                row: s.row,
+                cells: vec![(
+                    layout.col(Col::FechaArmado).unwrap(),
+                    crate::domain::CellValue::text("mañana"),
+                )],
+            }],
+            ..WriteBatch::default()
+        })
+        .await
+        .unwrap();
+    let problems = r.engine.load_snapshot().await.unwrap();
+    assert!(problems.iter().any(|p| p.contains(&s.tag)), "{problems:?}");
+    assert!(
+        r.store.spool(&s.tag).unwrap().is_some(),
+        "still a spool of the plant: reported as unreadable, not removed"
     );
 }

@@ -475,6 +475,33 @@ impl Store {
         Ok(())
     }
 
+    /// Records where each command's write is addressed (engine::verify's `Landing`, as JSON),
+    /// before the write is sent.
+    pub fn record_landings(&self, landings: &[(String, String)]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for (id, json) in landings {
+            tx.execute(
+                "UPDATE outbox SET landing = ?2 WHERE id = ?1 AND status = 'pending'",
+                params![id, json],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn landing(&self, command_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT landing FROM outbox WHERE id = ?1",
+                [command_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
     /// A try that failed for a reason other than a conflict: keep the command, say why, retry
     /// at `next_at`.
     pub fn mark_attempt_failed(

@@ -116,6 +116,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE conflicts ADD COLUMN resolved_by INTEGER;
     ALTER TABLE conflicts ADD COLUMN resolution_audited INTEGER NOT NULL DEFAULT 1;
     "#,
+    // 4: where a command's write was addressed and what was there (JSON), recorded before the
+    // write: a write that lands late, after a person moved rows or columns, can be found and
+    // repaired (engine::verify).
+    r#"
+    ALTER TABLE outbox ADD COLUMN landing TEXT;
+    "#,
 ];
 
 /// Brings the database to the latest schema, one transaction per step.

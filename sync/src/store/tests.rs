@@ -387,6 +387,8 @@ fn a_whole_sheet_read_never_puts_back_a_row_older_than_the_replicas() {
     assert!(store.spool("MK-NUEVO").unwrap().is_some());
     // A later read (after the mark moved on) does apply.
     let mark = store.replica_mark();
-    store.upsert_plant_rows_since(std::slice::from_ref(&old), mark).unwrap();
+    store
+        .upsert_plant_rows_since(std::slice::from_ref(&old), mark)
+        .unwrap();
     assert_eq!(store.spool("MK-1").unwrap().unwrap().version, old.version);
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rand::Rng;
-use zeues_sync::domain::sheet::{Grid, OPERACIONES};
+use zeues_sync::domain::sheet::{Grid, METADATA, OPERACIONES};
 use zeues_sync::ports::{RowsRead, TabShape, Workbook, WorkbookError, WriteBatch, WriterLease};
 
 use super::swarm::Feature;
@@ -211,6 +211,18 @@ fn land_write(sim: &Sim, device: usize, batch: &WriteBatch) -> Result<(), Workbo
         ));
     }
     let headers = w.book.headers(OPERACIONES).unwrap_or_default();
+    // The spools this batch's audit rows name: the rows it means to write.
+    let meta = w.book.headers(METADATA).unwrap_or_default();
+    let meta_tag = meta
+        .iter()
+        .position(|h| zeues_sync::domain::header::normalize_header(h) == "tagspool");
+    let meant: std::collections::HashSet<String> = batch
+        .appends
+        .iter()
+        .filter(|a| a.tab == METADATA)
+        .filter_map(|a| meta_tag.and_then(|c| a.cells.get(c)))
+        .map(|v| v.to_raw().shown().trim().to_uppercase())
+        .collect();
     let occ = headers
         .iter()
         .position(|h| zeues_sync::domain::header::normalize_header(h) == "ocupadopor");
@@ -222,11 +234,18 @@ fn land_write(sim: &Sim, device: usize, batch: &WriteBatch) -> Result<(), Workbo
             let new = v.to_raw();
             let old = w.book.cell(OPERACIONES, u.row, col);
             if !new.is_empty() && !old.is_empty() && new.shown() != old.shown() {
-                w.inv.double_holder += 1;
                 let tag_col = headers
                     .iter()
                     .position(|h| zeues_sync::domain::header::normalize_header(h) == "tagspool");
                 let tag = tag_col.map(|c| w.book.cell(OPERACIONES, u.row, c).shown());
+                let row_tag = tag.clone().unwrap_or_default().trim().to_uppercase();
+                if !meant.contains(&row_tag) {
+                    // Not the row this write means (moved under it), or a repair: the
+                    // checker judges the end state.
+                    w.inv.moved_writes += 1;
+                    continue;
+                }
+                w.inv.double_holder += 1;
                 let at = tokio::time::Instant::now()
                     .saturating_duration_since(sim.origin)
                     .as_millis();

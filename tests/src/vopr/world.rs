@@ -89,6 +89,10 @@ pub struct Invariants {
     /// A write that replaced one occupant with another in `Ocupado_Por` (two holders of one
     /// spool, one silently dropped).
     pub double_holder: u64,
+    /// Not a violation: a write that landed on another spool's row than the ones its audit rows
+    /// name (a person sorted rows or inserted a column while it was in flight), or the
+    /// engine's repair of one. Its outcome is judged by the checker's final state.
+    pub moved_writes: u64,
     /// An acknowledged tap missing from its device's outbox.
     pub outbox_lost: u64,
     /// A second instance opened a running device's data directory.
@@ -117,6 +121,7 @@ impl Invariants {
 
     pub fn merge(&mut self, o: &Invariants) {
         self.double_holder += o.double_holder;
+        self.moved_writes += o.moved_writes;
         self.outbox_lost += o.outbox_lost;
         self.second_instance += o.second_instance;
         self.stuck += o.stuck;
@@ -128,12 +133,13 @@ impl Invariants {
 
     pub fn summary(&self) -> String {
         format!(
-            "double_holder={} outbox_lost={} second_instance={} stuck={} start_failed={}",
+            "double_holder={} outbox_lost={} second_instance={} stuck={} start_failed={} moved_writes={}",
             self.double_holder,
             self.outbox_lost,
             self.second_instance,
             self.stuck,
-            self.start_failed
+            self.start_failed,
+            self.moved_writes
         )
     }
 }

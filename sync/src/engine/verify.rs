@@ -1,0 +1,390 @@
+//! A write lands where the rows *were*: Google Sheets addresses cells by position, and a person
+//! may insert a column or sort the rows between the round's read and its write (there is no
+//! conditional write in the Sheets API). So every write is read back: each written row must
+//! still hold its spool with the command's `version` under the same header. When it does not,
+//! the write was misdirected, and it is repaired at once, still under the round's row mutexes:
+//! the intended spools get their new state where they are now; another spool whose cells were
+//! overwritten gets its last known state back (the live cache, else this device's replica); a
+//! cell outside the app's columns that the write hit gets back what the round read there
+//! before the write (a column inserted just then: empty). The audit row landed once and stays.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{Engine, PlantCache};
+use crate::domain::sheet::{cell_of, Col, OperacionesLayout, OPERACIONES};
+use crate::domain::{CellValue, RawCell, Spool};
+use crate::ports::{
+    QuotaKind, QuotaTaker, RowChange, RowUpdate, WorkbookError, WriteBatch, WriterFence,
+};
+
+/// What one command of the round wrote, and what the round read there before.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Written {
+    pub command_id: String,
+    pub tag: String,
+    /// 1-based sheet row the write was addressed to.
+    pub row: u32,
+    pub after: Spool,
+    /// The row as read before the write (old layout), to give back cells outside the app's
+    /// columns that a shifted write overwrote.
+    pub before: Vec<RawCell>,
+    /// 0-based columns written (old layout).
+    pub columns: Vec<usize>,
+    /// The header row the round read (the old layout).
+    pub headers: Vec<String>,
+    /// The spool's `version` when it was read for this write: still there later means the
+    /// write never reached it.
+    pub prior_version: String,
+}
+
+/// A cell read before the write, written back. A boolean (a checkbox) cannot be written as
+/// the app writes values; it goes back as its text.
+fn restored(c: &RawCell) -> CellValue {
+    match c {
+        RawCell::Empty => CellValue::Empty,
+        RawCell::Text(t) => CellValue::text(t.clone()),
+        RawCell::Number(n) => CellValue::Number(*n),
+        RawCell::Bool(b) => CellValue::text(if *b { "TRUE" } else { "FALSE" }),
+    }
+}
+
+/// How many times a repair is written and checked again before giving up loudly.
+const REPAIR_ATTEMPTS: usize = 3;
+
+fn app_cells(
+    layout: &OperacionesLayout,
+    s: &Spool,
+) -> Result<Vec<(usize, CellValue)>, WorkbookError> {
+    let changes: Vec<(Col, CellValue)> = Col::ALL
+        .into_iter()
+        .filter(|c| c.is_written())
+        .map(|c| (c, cell_of(s, c)))
+        .collect();
+    layout.encode(&changes).map_err(WorkbookError::Schema)
+}
+
+impl Engine {
+    /// Reads the written rows back; `true` when every one still holds its spool and command.
+    async fn written_in_place(
+        &self,
+        written: &[Written],
+        cache: &PlantCache,
+    ) -> Result<bool, WorkbookError> {
+        self.wait_read_token().await;
+        let rows: Vec<u32> = written.iter().map(|w| w.row).collect();
+        let back = self.workbook.read_rows(OPERACIONES, &rows).await?;
+        if !cache.layout.map.matches(&back.headers) {
+            return Ok(false);
+        }
+        Ok(written.iter().zip(&back.rows).all(|(w, cells)| {
+            matches!(cache.layout.decode(w.row, cells),
+                Ok(Some(s)) if s.tag == w.tag && s.version == w.command_id)
+        }))
+    }
+
+    async fn wait_read_token(&self) {
+        loop {
+            match self
+                .coord
+                .take_quota_as(QuotaKind::Read, 1, QuotaTaker::PUSH)
+                .await
+            {
+                Ok(crate::ports::QuotaGrant::Wait(d)) => tokio::time::sleep(d).await,
+                // Granted, or no coordinator to ask: read.
+                _ => return,
+            }
+        }
+    }
+
+    async fn wait_write_token(&self) {
+        loop {
+            match self
+                .coord
+                .take_quota_as(QuotaKind::Write, 1, QuotaTaker::PUSH)
+                .await
+            {
+                Ok(crate::ports::QuotaGrant::Wait(d)) => tokio::time::sleep(d).await,
+                _ => return,
+            }
+        }
+    }
+
+    /// After a write landed: checks it landed in place and repairs it when it did not.
+    pub(crate) async fn verify_write(
+        &self,
+        written: &[Written],
+        cache: &PlantCache,
+        fence: Option<&WriterFence>,
+    ) {
+        match self.written_in_place(written, cache).await {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(e) => {
+                // Not checkable now; the leader's comparison of sheet and live rows remains.
+                tracing::warn!(error = %e, "no se pudo releer lo escrito para comprobarlo");
+                return;
+            }
+        }
+        tracing::error!(
+            filas = written.len(),
+            "la planilla cambió de forma (columna insertada u orden de filas) mientras se escribía: se repara"
+        );
+        for attempt in 1..=REPAIR_ATTEMPTS {
+            match self.repair(written, fence).await {
+                Ok(true) => {
+                    tracing::warn!(intento = attempt, "escritura desplazada reparada");
+                    *self.cache.lock().await = None;
+                    return;
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "reparación de escritura desplazada fallida"),
+            }
+        }
+        *self.cache.lock().await = None;
+        tracing::error!("no se pudo reparar una escritura desplazada; revise la planilla (el líder la comparará con la caché en vivo)");
+    }
+
+    /// One repair: read the whole tab, rewrite what is wrong, read it back. `true` when the
+    /// sheet is right afterwards.
+    async fn repair(
+        &self,
+        written: &[Written],
+        fence: Option<&WriterFence>,
+    ) -> Result<bool, WorkbookError> {
+        self.wait_read_token().await;
+        let grid = self.workbook.read_tab(OPERACIONES).await?;
+        let layout =
+            OperacionesLayout::from_headers(&grid.headers).map_err(WorkbookError::Schema)?;
+        let tag_col = layout.col(Col::TagSpool);
+        // Where every spool is now (by its TAG cell, readable or not) and its decoded state.
+        let mut at: HashMap<String, u32> = HashMap::new();
+        let mut state: HashMap<String, Spool> = HashMap::new();
+        for (i, cells) in grid.rows.iter().enumerate() {
+            let row = i as u32 + 2;
+            let Some(tag) = tag_col
+                .and_then(|c| cells.get(c))
+                .map(RawCell::shown)
+                .map(|t| t.trim().to_uppercase())
+                .filter(|t| !t.is_empty())
+            else {
+                continue;
+            };
+            if let Ok(Some(s)) = layout.decode(row, cells) {
+                state.insert(tag.clone(), s);
+            }
+            at.insert(tag, row);
+        }
+        let owner: HashMap<&str, &str> = written
+            .iter()
+            .map(|w| (w.command_id.as_str(), w.tag.as_str()))
+            .collect();
+        let mut updates: Vec<RowUpdate> = Vec::new();
+        let mut publish: Vec<(Spool, String, String)> = Vec::new();
+        let mut locked: Vec<String> = Vec::new();
+        // 1. The intended spools get their new state where they are now.
+        for w in written {
+            let Some(&row) = at.get(&w.tag) else {
+                tracing::error!(tag = %w.tag, "el spool escrito ya no está en la planilla");
+                continue;
+            };
+            let right = state.get(&w.tag).is_some_and(|s| {
+                s.version == w.command_id
+                    && crate::ports::row_hash(s)
+                        == crate::ports::row_hash(&Spool {
+                            row,
+                            ..w.after.clone()
+                        })
+            });
+            if !right {
+                let mut after = w.after.clone();
+                after.row = row;
+                updates.push(RowUpdate {
+                    tab: OPERACIONES.into(),
+                    row,
+                    cells: app_cells(&layout, &after)?,
+                });
+            }
+        }
+        // 2. Another spool whose row took the write (the row the write was addressed to holds
+        // it now, or its `version` is one of ours): its last known state back.
+        let targets: HashSet<&str> = written.iter().map(|w| w.tag.as_str()).collect();
+        let row_of: HashMap<u32, &str> = at.iter().map(|(t, r)| (*r, t.as_str())).collect();
+        let mut victims: Vec<(String, u32)> = Vec::new();
+        for w in written {
+            if let Some(t) = row_of.get(&w.row) {
+                if !targets.contains(t) {
+                    victims.push((t.to_string(), w.row));
+                }
+            }
+        }
+        for (tag, s) in &state {
+            if owner
+                .get(s.version.as_str())
+                .is_some_and(|mine| *mine != tag.as_str())
+                && !targets.contains(tag.as_str())
+                && !victims.iter().any(|(t, _)| t == tag)
+            {
+                victims.push((tag.clone(), s.row));
+            }
+        }
+        for (tag, row) in &victims {
+            let (tag, row) = (tag, *row);
+            // Its own row mutex first: nobody else may be deciding on it meanwhile.
+            if !self.lock_for_repair(tag).await {
+                tracing::error!(%tag, "fila dañada por una escritura desplazada y ocupada por otro equipo; queda para el líder");
+                continue;
+            }
+            locked.push(tag.clone());
+            let live = self
+                .coord
+                .live_rows(std::slice::from_ref(tag))
+                .await
+                .ok()
+                .and_then(|mut v| v.pop().flatten())
+                .map(|l| l.row);
+            let known = match live {
+                Some(r) => Some(r),
+                None => self.store.spool(tag).ok().flatten(),
+            };
+            let Some(mut prev) = known else {
+                tracing::error!(%tag, "sin estado conocido para reparar la fila");
+                continue;
+            };
+            prev.row = row;
+            updates.push(RowUpdate {
+                tab: OPERACIONES.into(),
+                row,
+                cells: app_cells(&layout, &prev)?,
+            });
+            publish.push((prev, String::new(), self.store.device_id().to_string()));
+        }
+        // 3. A shifted write (a column inserted meanwhile) also hit cells outside the app's
+        // columns: they get back what the round read there before the write.
+        let app: HashSet<usize> = Col::ALL
+            .into_iter()
+            .filter(|c| c.is_written())
+            .filter_map(|c| layout.col(c))
+            .collect();
+        for w in written.iter().filter(|w| grid.headers != w.headers) {
+            {
+                // The round read this row's cells; after a sort the row holds another spool
+                // whose cells outside the app's columns nobody here knows.
+                let same_spool = row_of.get(&w.row) == Some(&w.tag.as_str());
+                let mut cells = Vec::new();
+                for &j in &w.columns {
+                    if app.contains(&j) {
+                        continue;
+                    }
+                    let header = grid.headers.get(j).map(String::as_str).unwrap_or("");
+                    let old = w.headers.iter().position(|h| h == header);
+                    let value = match old {
+                        Some(k) if same_spool => w.before.get(k).cloned().unwrap_or(RawCell::Empty),
+                        Some(_) => {
+                            tracing::error!(fila = w.row, columna = %header, "celda fuera de las columnas de ZEUES sobrescrita por una escritura desplazada; su valor anterior no se conoce: revísela");
+                            continue;
+                        }
+                        // A column that did not exist when the round read the row.
+                        None => RawCell::Empty,
+                    };
+                    cells.push((j, restored(&value)));
+                }
+                if !cells.is_empty() {
+                    updates.push(RowUpdate {
+                        tab: OPERACIONES.into(),
+                        row: w.row,
+                        cells,
+                    });
+                }
+            }
+        }
+        let result = if updates.is_empty() {
+            Ok(true)
+        } else {
+            self.wait_write_token().await;
+            let batch = WriteBatch {
+                updates,
+                appends: Vec::new(),
+                fence: fence.cloned(),
+            };
+            match self.workbook.write(&batch).await {
+                Ok(()) => {
+                    for (row, command_id, device_id) in publish {
+                        let change = RowChange {
+                            tag: row.tag.clone(),
+                            row,
+                            command_id,
+                            device_id,
+                        };
+                        if let Err(e) = self.coord.publish(&change).await {
+                            tracing::warn!(error = %e, "no se pudo anunciar la fila reparada");
+                        }
+                    }
+                    // Right only if nothing moved again meanwhile: read it back.
+                    self.repaired_in_place(written).await
+                }
+                Err(e) => Err(e),
+            }
+        };
+        for tag in &locked {
+            if let Err(e) = self.coord.unlock_row(tag, &self.repair_owner()).await {
+                tracing::warn!(%tag, error = %e, "no se pudo soltar el mutex de la fila reparada");
+            }
+        }
+        result
+    }
+
+    /// A command found misdirected after the fact (its write's outcome was unknown): the same
+    /// repair, a few times if the sheet keeps moving.
+    pub(crate) async fn repair_landing(
+        &self,
+        w: &Written,
+        fence: Option<&WriterFence>,
+    ) -> Result<bool, WorkbookError> {
+        let one = std::slice::from_ref(w);
+        for _ in 0..REPAIR_ATTEMPTS {
+            if self.repair(one, fence).await? {
+                *self.cache.lock().await = None;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn repair_owner(&self) -> String {
+        format!("reparacion:{}", self.store.device_id())
+    }
+
+    async fn lock_for_repair(&self, tag: &str) -> bool {
+        for _ in 0..20 {
+            match self
+                .coord
+                .lock_row(tag, &self.repair_owner(), self.config.row_lock_ttl)
+                .await
+            {
+                Ok(true) => return true,
+                Ok(false) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+                Err(e) => {
+                    tracing::warn!(%tag, error = %e, "coordinación no disponible para reparar");
+                    return false;
+                }
+            }
+        }
+        false
+    }
+
+    /// After a repair: every intended spool holds its command, wherever it is now.
+    async fn repaired_in_place(&self, written: &[Written]) -> Result<bool, WorkbookError> {
+        self.wait_read_token().await;
+        let grid = self.workbook.read_tab(OPERACIONES).await?;
+        let layout =
+            OperacionesLayout::from_headers(&grid.headers).map_err(WorkbookError::Schema)?;
+        let read = layout.decode_all(&grid.rows);
+        let by_tag: HashMap<&str, &Spool> =
+            read.spools.iter().map(|s| (s.tag.as_str(), s)).collect();
+        Ok(written.iter().all(|w| {
+            by_tag
+                .get(w.tag.as_str())
+                .is_some_and(|s| s.version == w.command_id)
+        }))
+    }
+}
