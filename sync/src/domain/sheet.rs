@@ -297,6 +297,33 @@ impl OperacionesLayout {
             .collect()
     }
 
+    /// Where each TAG is, from the TAG cell alone: a row that cannot be read now is still
+    /// there (the push path must find it, never call it missing). A TAG on two rows is left
+    /// out (ambiguous: `decode_all` reports it).
+    pub fn tag_index(&self, rows: &[Vec<RawCell>]) -> HashMap<String, u32> {
+        let mut index: HashMap<String, u32> = HashMap::new();
+        let mut twice: Vec<String> = Vec::new();
+        let Some(c) = self.col(Col::TagSpool) else {
+            return index;
+        };
+        for (i, row) in rows.iter().enumerate() {
+            let Some(tag) = row
+                .get(c)
+                .filter(|t| !t.is_empty())
+                .and_then(|t| normalize_tag(&t.shown()).ok())
+            else {
+                continue;
+            };
+            if index.insert(tag.clone(), i as u32 + 2).is_some() {
+                twice.push(tag);
+            }
+        }
+        for t in twice {
+            index.remove(&t);
+        }
+        index
+    }
+
     /// One data row → a spool (`Ok(None)` for a row without TAG).
     pub fn decode(&self, row_number: u32, row: &[RawCell]) -> Result<Option<Spool>, DomainError> {
         let empty = RawCell::Empty;

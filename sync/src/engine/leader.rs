@@ -213,12 +213,33 @@ impl LeaderDuties {
         let fresh = engine.fresh_rows(layout, locked, &self.cfg).await?;
         let tags: Vec<String> = fresh.iter().map(|r| r.tag.clone()).collect();
         let cached = engine.coord.live_rows(&tags).await?;
+        // Whether Metadata has been read to its end this round (None: not tried yet).
+        let mut audit_complete: Option<bool> = None;
         for (row, live) in fresh.into_iter().zip(cached) {
             let h = row_hash(&row);
             let before = live.as_ref().map(|l| l.hash.clone());
             if before.as_deref() == Some(h.as_str()) {
                 self.known.insert(row.tag.clone(), h);
                 continue;
+            }
+            // A new `version` is an app write (people never type command ids). Its audit row
+            // names the spool it was meant for: another spool means the write landed on the
+            // wrong row (rows sorted or a column inserted while it was in flight) — its writer
+            // repairs it from the live row, which must not take the misdirected state.
+            if live.as_ref().is_some_and(|l| l.row.version != row.version) {
+                let mut meant = engine.store.audit_tag(&row.version).ok().flatten();
+                if meant.is_none() && audit_complete.is_none() {
+                    audit_complete = Some(engine.import_audit_progress().await?.complete);
+                    meant = engine.store.audit_tag(&row.version).ok().flatten();
+                }
+                if meant.is_none() && audit_complete != Some(true) {
+                    // Not known yet which spool that write was for: decide next round.
+                    continue;
+                }
+                if meant.as_deref().is_some_and(|t| t != row.tag) {
+                    tracing::error!(tag = %row.tag, version = %row.version, "fila escrita por un comando de otro spool (escritura desplazada): no se importa; la repara quien la escribió");
+                    continue;
+                }
             }
             let unblocked = live.as_ref().is_some_and(|l| {
                 l.row.is_blocked() && !row.is_blocked() && l.row.version == row.version

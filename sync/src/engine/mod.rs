@@ -433,8 +433,7 @@ impl Engine {
         metadata
             .require_all(METADATA, &["ID", "Evento_Tipo", "TAG_SPOOL", "Timestamp"])
             .map_err(WorkbookError::Schema)?;
-        let read = layout.decode_all(&ops.rows);
-        let rows = read.spools.iter().map(|s| (s.tag.clone(), s.row)).collect();
+        let rows = layout.tag_index(&ops.rows);
         let cache = PlantCache {
             layout,
             metadata,
@@ -495,7 +494,7 @@ impl Engine {
         }
         pace(1).await;
         let meta = self.workbook.read_rows(METADATA, &[]).await?;
-        let rows = read.spools.iter().map(|s| (s.tag.clone(), s.row)).collect();
+        let rows = layout.tag_index(&ops.rows);
         *self.cache.lock().await = Some(PlantCache {
             layout,
             metadata: ColumnMap::from_headers(&meta.headers),

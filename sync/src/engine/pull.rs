@@ -67,7 +67,7 @@ impl Engine {
             let mut cache = self.cache.lock().await;
             if let Some(c) = cache.as_mut() {
                 if c.layout.map.matches(&grid.headers) {
-                    c.rows = read.spools.iter().map(|s| (s.tag.clone(), s.row)).collect();
+                    c.rows = layout.tag_index(&grid.rows);
                     c.read_at = read_at;
                 } else {
                     *cache = None;

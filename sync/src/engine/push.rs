@@ -1012,8 +1012,17 @@ impl Engine {
                 return Ok(finished);
             }
             self.note_success();
-            if !landing.is_empty() {
-                self.verify_write(&landing, cache, fence.as_ref()).await;
+            if !landing.is_empty() && !self.verify_write(&landing, cache, fence.as_ref()).await {
+                // Landed, but not known to be in place: settled next round (engine::verify).
+                for (cmd, _) in &applied {
+                    self.store.mark_attempt_failed(
+                        &cmd.id,
+                        "escritura sin comprobar; se comprueba en la próxima ronda",
+                        now + self.backoff(cmd.attempts),
+                        true,
+                    )?;
+                }
+                applied.clear();
             }
             let ids: Vec<String> = audited.into_keys().collect();
             self.store.mark_conflicts_audited(&ids)?;

@@ -110,19 +110,20 @@ impl Engine {
     }
 
     /// After a write landed: checks it landed in place and repairs it when it did not.
+    /// `false` when that could not be settled now: the commands stay as of unknown outcome and
+    /// the next round settles them from what was recorded before the write.
     pub(crate) async fn verify_write(
         &self,
         written: &[Written],
         cache: &PlantCache,
         fence: Option<&WriterFence>,
-    ) {
+    ) -> bool {
         match self.written_in_place(written, cache).await {
-            Ok(true) => return,
+            Ok(true) => return true,
             Ok(false) => {}
             Err(e) => {
-                // Not checkable now; the leader's comparison of sheet and live rows remains.
-                tracing::warn!(error = %e, "no se pudo releer lo escrito para comprobarlo");
-                return;
+                tracing::warn!(error = %e, "no se pudo releer lo escrito para comprobarlo; se comprobará en la próxima ronda");
+                return false;
             }
         }
         tracing::error!(
@@ -134,14 +135,17 @@ impl Engine {
                 Ok(true) => {
                     tracing::warn!(intento = attempt, "escritura desplazada reparada");
                     *self.cache.lock().await = None;
-                    return;
+                    return true;
                 }
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "reparación de escritura desplazada fallida"),
             }
         }
         *self.cache.lock().await = None;
-        tracing::error!("no se pudo reparar una escritura desplazada; revise la planilla (el líder la comparará con la caché en vivo)");
+        tracing::error!(
+            "no se pudo reparar una escritura desplazada ahora; se reintenta en la próxima ronda"
+        );
+        false
     }
 
     /// One repair: read the whole tab, rewrite what is wrong, read it back. `true` when the
@@ -242,10 +246,12 @@ impl Engine {
                 .ok()
                 .and_then(|mut v| v.pop().flatten())
                 .map(|l| l.row);
-            let known = match live {
-                Some(r) => Some(r),
-                None => self.store.spool(tag).ok().flatten(),
-            };
+            // A known state carrying one of these commands' versions is the misdirected write
+            // itself (the change stream or an import already spread it): not the spool's own.
+            let ours = |s: &Spool| owner.contains_key(s.version.as_str());
+            let known = live
+                .filter(|s| !ours(s))
+                .or_else(|| self.store.spool(tag).ok().flatten().filter(|s| !ours(s)));
             let Some(mut prev) = known else {
                 tracing::error!(%tag, "sin estado conocido para reparar la fila");
                 continue;

@@ -886,6 +886,15 @@ impl Store {
         Ok(matches!(state.as_deref(), Some("applied" | "plant")))
     }
 
+    /// The spool an audit event (a command id) is about, as far as the import has read.
+    pub fn audit_tag(&self, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT tag FROM audit_local WHERE id = ?1 AND state != 'rejected'")?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
+
     /// Events the plant recorded (pulled from Metadata); idempotent by event id.
     pub fn record_plant_events(&self, events: &[AuditEvent]) -> Result<()> {
         let mut conn = self.conn();
