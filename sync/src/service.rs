@@ -215,7 +215,11 @@ impl Zeues {
                                 .await
                                 .map_err(|e| ApiError::new("CONFIGURACION_REDIS", e.to_string()))?,
                         ),
-                        None => Arc::new(InProcessCoordinator::new()),
+                        // Without Redis the device's own calls keep under Google's limit.
+                        None => Arc::new(InProcessCoordinator::with_quota(
+                            crate::ports::redis::RateLimit::per_minute(50),
+                            crate::ports::redis::RateLimit::per_minute(50),
+                        )),
                     };
                     Ok::<_, ApiError>((Arc::new(wb) as Arc<dyn Workbook>, coord))
                 })

@@ -681,6 +681,10 @@ impl Engine {
                             // warm read the sheet (their publish lost with the old Redis) are
                             // found and re-announced within seconds, not a whole poll later.
                             Some(Ok(rep)) if rep.warmed.is_some() => cfg.renew_every(),
+                            // Without Redis a device that is not the spreadsheet's writer only
+                            // watches: it polls at a sixth of the pace, so the one writer keeps
+                            // Google's budget (no shared bucket paces devices without Redis).
+                            Some(Ok(_)) if self.writer_refusal().is_some() => cfg.poll_interval * 6,
                             Some(Ok(_)) => cfg.poll_interval,
                             _ => cfg.renew_every(),
                         };

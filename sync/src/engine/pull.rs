@@ -90,6 +90,16 @@ impl Engine {
     /// Reads `Metadata` from the row after the last one this device has seen, a block per read
     /// token, until the end or until the shared budget says wait. One import runs at a time.
     pub(crate) async fn import_audit_progress(&self) -> Result<AuditImport, WorkbookError> {
+        self.import_audit_patient(std::time::Duration::ZERO).await
+    }
+
+    /// [`Engine::import_audit_progress`], waiting at the shared bucket up to `patience` for
+    /// each read token (a device that must settle a write of unknown outcome needs this read
+    /// before anything else: without waiting, its own push rounds took the tokens first).
+    pub(crate) async fn import_audit_patient(
+        &self,
+        patience: std::time::Duration,
+    ) -> Result<AuditImport, WorkbookError> {
         let _one_at_a_time = self.audit_import.lock().await;
         let local = |e: crate::store::StoreError| WorkbookError::Unavailable(e.to_string());
         let seen: u32 = self
@@ -101,15 +111,25 @@ impl Engine {
         let mut next = seen;
         let mut done = AuditImport::default();
         loop {
-            match self
-                .coord
-                .take_quota_as(QuotaKind::Read, 1, QuotaTaker::AUDIT)
-                .await
-            {
-                Ok(QuotaGrant::Wait(_)) => return Ok(done),
-                Ok(QuotaGrant::Granted) => {}
-                // No coordinator to ask (Redis down): this device alone decides its pace.
-                Err(e) => self.note_coord_error(&e),
+            let mut waited = std::time::Duration::ZERO;
+            loop {
+                match self
+                    .coord
+                    .take_quota_as(QuotaKind::Read, 1, QuotaTaker::AUDIT)
+                    .await
+                {
+                    Ok(QuotaGrant::Wait(d)) if waited + d <= patience => {
+                        tokio::time::sleep(d).await;
+                        waited += d;
+                    }
+                    Ok(QuotaGrant::Wait(_)) => return Ok(done),
+                    Ok(QuotaGrant::Granted) => break,
+                    // No coordinator to ask (Redis down): this device alone decides its pace.
+                    Err(e) => {
+                        self.note_coord_error(&e);
+                        break;
+                    }
+                }
             }
             let first = next + 2;
             let read = self

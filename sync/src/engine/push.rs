@@ -546,13 +546,28 @@ impl Engine {
         // doubt is answered from the local audit.
         let unsure = cmds.iter().any(|c| c.outcome_unknown) || pending_audits.any_unknown();
         let audit_known = !unsure
-            || match self.import_audit_progress().await {
+            || match self.import_audit_patient(QUOTA_INLINE_WAIT).await {
                 Ok(import) => import.complete,
                 Err(e) => {
                     self.note_error(&e);
                     false
                 }
             };
+        let mut cmds = cmds;
+        if !audit_known {
+            // A command of unknown outcome cannot be decided before Metadata is read: it
+            // takes no lock and no read this round (they would only starve that import).
+            let at = now + chrono::Duration::from_std(self.config.retry_base).unwrap_or_default();
+            for c in cmds.iter().filter(|c| c.outcome_unknown) {
+                self.store.mark_attempt_failed(
+                    &c.id,
+                    "esperando leer Metadata para saber si la escritura anterior llegó",
+                    at,
+                    true,
+                )?;
+            }
+            cmds.retain(|c| !c.outcome_unknown);
+        }
 
         // Row mutexes, then one read of every row this round touches.
         let mut work: Vec<(OutboxCommand, u32)> = Vec::new();

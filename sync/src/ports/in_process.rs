@@ -33,12 +33,20 @@ struct State {
     lease: Option<(String, Instant)>,
     presence: BTreeMap<String, (Presence, Instant)>,
     workers: Option<(String, String)>,
+    /// (tokens, when) of the read and the write bucket, when this device keeps a budget.
+    buckets: [(f64, Option<Instant>); 2],
 }
 
 /// How this coordinator describes itself (the engine recognises it by this).
 pub const DESCRIPTION: &str = "coordinación local (un solo equipo)";
 
 pub struct InProcessCoordinator {
+    /// A budget for the Sheets calls of this device alone (a plant device without Redis);
+    /// `None`: unlimited (the embedded demo plant's workbook is local).
+    quota: Option<(
+        crate::ports::redis::RateLimit,
+        crate::ports::redis::RateLimit,
+    )>,
     state: Mutex<State>,
     changes: broadcast::Sender<RowChange>,
     appended: Notify,
@@ -57,9 +65,22 @@ fn stream_id(seq: u64) -> String {
 impl InProcessCoordinator {
     pub fn new() -> Self {
         InProcessCoordinator {
+            quota: None,
             state: Mutex::new(State::default()),
             changes: broadcast::channel(1024).0,
             appended: Notify::new(),
+        }
+    }
+
+    /// A device without Redis still keeps Google's limits: the same token bucket as the
+    /// fleet's (burst, then a steady refill), for its own calls.
+    pub fn with_quota(
+        reads: crate::ports::redis::RateLimit,
+        writes: crate::ports::redis::RateLimit,
+    ) -> Self {
+        InProcessCoordinator {
+            quota: Some((reads, writes)),
+            ..Self::new()
         }
     }
 
@@ -213,8 +234,34 @@ impl Coordinator for InProcessCoordinator {
         Ok(())
     }
 
-    async fn take_quota(&self, _kind: QuotaKind) -> Result<QuotaGrant, CoordError> {
-        Ok(QuotaGrant::Granted)
+    async fn take_quota(&self, kind: QuotaKind) -> Result<QuotaGrant, CoordError> {
+        self.take_quotas(kind, 1).await
+    }
+
+    async fn take_quotas(&self, kind: QuotaKind, n: u32) -> Result<QuotaGrant, CoordError> {
+        let Some((reads, writes)) = self.quota else {
+            return Ok(QuotaGrant::Granted);
+        };
+        let (limit, i) = match kind {
+            QuotaKind::Read => (reads, 0),
+            QuotaKind::Write => (writes, 1),
+        };
+        let cap = f64::from(limit.burst.max(1));
+        let rate = limit.refill_per_ms();
+        let n = f64::from(n.clamp(1, limit.burst.max(1)));
+        let now = Instant::now();
+        let mut st = self.state();
+        let (tokens, at) = &mut st.buckets[i];
+        let elapsed = at.map_or(f64::INFINITY, |t| now.duration_since(t).as_millis() as f64);
+        *tokens = (*tokens + elapsed * rate).min(cap);
+        *at = Some(now);
+        if *tokens >= n {
+            *tokens -= n;
+            Ok(QuotaGrant::Granted)
+        } else {
+            let wait = ((n - *tokens) / rate).ceil().max(1.0) as u64;
+            Ok(QuotaGrant::Wait(Duration::from_millis(wait)))
+        }
     }
 
     async fn renew_row_lock(
@@ -432,5 +479,53 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert!(c.lease("b", Duration::from_millis(30)).await.unwrap());
         assert_eq!(c.leader().await.unwrap().as_deref(), Some("b"));
+    }
+}
+
+#[cfg(test)]
+mod quota_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::ports::redis::RateLimit;
+
+    /// A device without Redis keeps Google's limit on its own: a burst, then the refill.
+    #[tokio::test(start_paused = true)]
+    async fn a_device_without_redis_keeps_its_own_budget() {
+        let c =
+            InProcessCoordinator::with_quota(RateLimit::per_minute(50), RateLimit::per_minute(50));
+        for _ in 0..5 {
+            assert_eq!(
+                c.take_quota(QuotaKind::Write).await.unwrap(),
+                QuotaGrant::Granted
+            );
+        }
+        let QuotaGrant::Wait(d) = c.take_quota(QuotaKind::Write).await.unwrap() else {
+            panic!("the burst is spent");
+        };
+        assert!(d <= Duration::from_millis(1_334), "{d:?}");
+        // Reads have their own bucket.
+        assert_eq!(
+            c.take_quota(QuotaKind::Read).await.unwrap(),
+            QuotaGrant::Granted
+        );
+        // In one minute, at most the limit.
+        let mut granted = 5;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            match c.take_quota(QuotaKind::Write).await.unwrap() {
+                QuotaGrant::Granted => granted += 1,
+                QuotaGrant::Wait(d) => tokio::time::sleep(d).await,
+            }
+        }
+        assert!(granted <= 51, "{granted} writes in a minute");
+        assert!(granted >= 45, "{granted} writes in a minute");
+        // The embedded plant's coordinator has no budget.
+        let free = InProcessCoordinator::new();
+        for _ in 0..100 {
+            assert_eq!(
+                free.take_quota(QuotaKind::Write).await.unwrap(),
+                QuotaGrant::Granted
+            );
+        }
     }
 }

@@ -311,8 +311,11 @@ async fn connect(args: &DeviceArgs, plan: &DevicePlan, ids: &IdTap) -> Result<Ar
         }
     };
     let coordinator: Arc<dyn Coordinator> = if plan.sin_redis {
-        // What `Zeues::open_plant` wires when no Redis is configured.
-        Arc::new(InProcessCoordinator::new())
+        // What `Zeues::open_plant` wires when no Redis is configured (its own quota).
+        Arc::new(InProcessCoordinator::with_quota(
+            zeues_sync::ports::redis::RateLimit::per_minute(50),
+            zeues_sync::ports::redis::RateLimit::per_minute(50),
+        ))
     } else {
         let mut rcfg = RedisConfig::single(&args.redis_url);
         rcfg.connect_timeout = Duration::from_secs(1);

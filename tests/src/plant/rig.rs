@@ -124,7 +124,10 @@ impl PlantRig {
         name: &str,
         route: &Route,
     ) -> Result<Arc<Zeues>, String> {
-        let coord = zeues_sync::ports::InProcessCoordinator::new();
+        let coord = zeues_sync::ports::InProcessCoordinator::with_quota(
+            zeues_sync::ports::redis::RateLimit::per_minute(50),
+            zeues_sync::ports::redis::RateLimit::per_minute(50),
+        );
         self.device_in_mode(name, &route.sheets_url, Arc::new(coord), true)
             .await
     }

@@ -174,7 +174,10 @@ pub async fn start(p: &StartParams<'_>, fleet: &Fleet, i: usize) -> Result<(), S
     let workbook = Arc::new(SimWorkbook::new(p.sim.clone(), i));
     let coordinator: Arc<dyn Coordinator> = if p.sin_redis {
         // A plant device without Redis: its coordinator lives and dies with the process.
-        Arc::new(InProcessCoordinator::new())
+        Arc::new(InProcessCoordinator::with_quota(
+            zeues_sync::ports::redis::RateLimit::per_minute(50),
+            zeues_sync::ports::redis::RateLimit::per_minute(50),
+        ))
     } else {
         Arc::new(SimCoordinator::new(
             p.sim.clone(),
