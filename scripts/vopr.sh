@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The deterministic plant simulator (issue 12 §3): thousands of seeds from a random start (printed),
+# The deterministic plant simulator (issue 12 §3): thousands of seeds from a fixed start,
 # each a compressed shift of every device's real engine and store against simulated Sheets and
 # Redis, with faults and plant behaviours drawn from the seed, checked by zeues-checker.
 # Replay a failing seed with: target/debug/plant-vopr --seeds SEED..SEED+1 --devices N --trace
 # Usage: bash scripts/vopr.sh [extra plant-vopr args, e.g. --without layout]
 #   SEEDS (1500) seeds of a 6-tablet fleet, then SEEDS_FULL (400) of the full 10-tablet one;
-#   JOBS (nproc), START (random) override the defaults.
+#   JOBS (nproc) and START override the defaults. START is fixed (700000) so that CI is
+#   deterministic: a landing fails only for a change, never for the draw of a seed range. Sweeping
+#   new ground is separate work: START=random bash scripts/vopr.sh (the start is printed).
 source "$(dirname "$0")/lib.sh"
 
 SEEDS="${SEEDS:-1500}"
 SEEDS_FULL="${SEEDS_FULL:-400}"
 JOBS="${JOBS:-$(nproc)}"
-START="${START:-random}"
+START="${START:-700000}"
 if [[ "$START" == random ]]; then
   START=$(( 1000000 + RANDOM * 32768 + RANDOM ))
 fi

@@ -51,6 +51,25 @@ struct FlakyWorkbook {
     metadata_rows_read: AtomicUsize,
     /// A person sorts: these two Operaciones rows swap places just before the next write.
     swap_before_write: Mutex<Option<(u32, u32)>>,
+    /// Engineering inserts an empty column at the front just before the next write, and
+    /// another just after it (before the write is read back).
+    insert_around_write: Mutex<bool>,
+}
+
+impl FlakyWorkbook {
+    async fn insert_front_column(&self, header: &str) -> Result<(), WorkbookError> {
+        let mut grid = self
+            .inner
+            .read_tab(crate::domain::sheet::OPERACIONES)
+            .await?;
+        grid.headers.insert(0, header.into());
+        for row in &mut grid.rows {
+            row.insert(0, RawCell::Empty);
+        }
+        self.inner
+            .replace_tab(crate::domain::sheet::OPERACIONES, &grid)
+            .map_err(|e| WorkbookError::Unavailable(e.to_string()))
+    }
 }
 
 #[async_trait]
@@ -121,11 +140,19 @@ impl Workbook for FlakyWorkbook {
                 })
                 .await?;
         }
+        let around = std::mem::take(&mut *self.insert_around_write.lock().unwrap());
+        if around {
+            self.insert_front_column("Obs_Antes").await?;
+        }
         let fault = *self.fault.lock().unwrap();
         match fault {
             Fault::None => {
                 self.writes.fetch_add(1, Ordering::SeqCst);
-                self.inner.write(batch).await
+                self.inner.write(batch).await?;
+                if around {
+                    self.insert_front_column("Obs_Despues").await?;
+                }
+                Ok(())
             }
             Fault::Unavailable => Err(WorkbookError::Unavailable("503".into())),
             Fault::LandedButUnknown => {
@@ -174,6 +201,7 @@ async fn rig() -> Rig {
         restart_on_read: Mutex::new(None),
         metadata_rows_read: AtomicUsize::new(0),
         swap_before_write: Mutex::new(None),
+        insert_around_write: Mutex::new(false),
     });
     let coord = Arc::new(InProcessCoordinator::new());
     let (store, _) = Store::open(&dir.path().join("zeues.db")).unwrap();
@@ -1223,6 +1251,50 @@ async fn rows_sorted_between_the_read_and_the_write_are_repaired_at_once() {
         r.store.command(&id).unwrap().unwrap().status,
         CommandStatus::Applied
     );
+}
+
+#[tokio::test]
+async fn a_write_shifted_by_a_column_and_moved_again_before_its_check_is_repaired() {
+    let mut r = rig().await;
+    let target = r.free_arm_spool();
+    let before = r.wb.read_tab("Operaciones").await.unwrap();
+    let row_before = |grid: &Grid, header: &str| -> RawCell {
+        let j = grid.headers.iter().position(|h| h == header).unwrap();
+        grid.rows[target.row as usize - 2]
+            .get(j)
+            .cloned()
+            .unwrap_or(RawCell::Empty)
+    };
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &target.tag);
+    // A column is inserted between the round's read and its write (the write lands one
+    // column to the right), and another before the write is read back (so the cells it hit
+    // have moved again when the repair looks for them).
+    *r.wb.insert_around_write.lock().unwrap() = true;
+    r.engine.push_once().await.unwrap();
+    assert_eq!(
+        r.store.command(&id).unwrap().unwrap().status,
+        CommandStatus::Applied
+    );
+    let mine = r.plant_row(&target.tag).await;
+    assert_eq!(mine.version, id);
+    assert_eq!(mine.ocupado_por.as_deref(), Some("MR(93)"));
+    let after = r.wb.read_tab("Operaciones").await.unwrap();
+    // Every cell outside the app's columns is what it was: Engineering's data untouched.
+    let app: Vec<&str> = Col::ALL
+        .into_iter()
+        .filter(|c| c.is_written())
+        .map(Col::header)
+        .collect();
+    for header in before.headers.iter().filter(|h| !app.contains(&h.as_str())) {
+        assert_eq!(
+            row_before(&after, header),
+            row_before(&before, header),
+            "{header}"
+        );
+    }
+    for header in ["Obs_Antes", "Obs_Despues"] {
+        assert_eq!(row_before(&after, header), RawCell::Empty, "{header}");
+    }
 }
 
 #[tokio::test]

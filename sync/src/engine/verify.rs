@@ -265,42 +265,57 @@ impl Engine {
             publish.push((prev, String::new(), self.store.device_id().to_string()));
         }
         // 3. A shifted write (a column inserted meanwhile) also hit cells outside the app's
-        // columns: they get back what the round read there before the write.
+        // columns. Which cells is known by content only: columns may have moved again since
+        // the write, so a position recorded then points elsewhere now. A cell outside the
+        // app's columns that holds one of the values this write sent, where the round read
+        // something else under the same header, gets back what the round read (a column that
+        // did not exist then: empty).
         let app: HashSet<usize> = Col::ALL
             .into_iter()
             .filter(|c| c.is_written())
             .filter_map(|c| layout.col(c))
             .collect();
         for w in written.iter().filter(|w| grid.headers != w.headers) {
-            {
-                // The round read this row's cells; after a sort the row holds another spool
-                // whose cells outside the app's columns nobody here knows.
-                let same_spool = row_of.get(&w.row) == Some(&w.tag.as_str());
-                let mut cells = Vec::new();
-                for &j in &w.columns {
-                    if app.contains(&j) {
-                        continue;
-                    }
-                    let header = grid.headers.get(j).map(String::as_str).unwrap_or("");
-                    let old = w.headers.iter().position(|h| h == header);
-                    let value = match old {
-                        Some(k) if same_spool => w.before.get(k).cloned().unwrap_or(RawCell::Empty),
-                        Some(_) => {
-                            tracing::error!(fila = w.row, columna = %header, "celda fuera de las columnas de ZEUES sobrescrita por una escritura desplazada; su valor anterior no se conoce: revísela");
-                            continue;
-                        }
-                        // A column that did not exist when the round read the row.
-                        None => RawCell::Empty,
-                    };
-                    cells.push((j, restored(&value)));
+            let Some(now) = grid.rows.get(w.row.saturating_sub(2) as usize) else {
+                continue;
+            };
+            let old_layout =
+                OperacionesLayout::from_headers(&w.headers).map_err(WorkbookError::Schema)?;
+            let sent: Vec<RawCell> = app_cells(&old_layout, &w.after)?
+                .into_iter()
+                .filter(|(j, _)| w.columns.contains(j))
+                .map(|(_, v)| v.to_raw())
+                .collect();
+            // The round read this row's cells; after a sort the row holds another spool
+            // whose cells outside the app's columns nobody here knows.
+            let same_spool = row_of.get(&w.row) == Some(&w.tag.as_str());
+            let mut cells = Vec::new();
+            for (j, header) in grid.headers.iter().enumerate() {
+                if app.contains(&j) {
+                    continue;
                 }
-                if !cells.is_empty() {
-                    updates.push(RowUpdate {
-                        tab: OPERACIONES.into(),
-                        row: w.row,
-                        cells,
-                    });
+                let current = now.get(j).cloned().unwrap_or(RawCell::Empty);
+                let before = w
+                    .headers
+                    .iter()
+                    .position(|h| h == header)
+                    .and_then(|k| w.before.get(k).cloned())
+                    .unwrap_or(RawCell::Empty);
+                if current == before || !sent.contains(&current) {
+                    continue;
                 }
+                if !same_spool {
+                    tracing::error!(fila = w.row, columna = %header, "celda fuera de las columnas de ZEUES sobrescrita por una escritura desplazada; su valor anterior no se conoce: revísela");
+                    continue;
+                }
+                cells.push((j, restored(&before)));
+            }
+            if !cells.is_empty() {
+                updates.push(RowUpdate {
+                    tab: OPERACIONES.into(),
+                    row: w.row,
+                    cells,
+                });
             }
         }
         let result = if updates.is_empty() {
@@ -378,19 +393,36 @@ impl Engine {
         false
     }
 
-    /// After a repair: every intended spool holds its command, wherever it is now.
+    /// After a repair: every intended spool holds its command, wherever it is now. Read by the
+    /// TAG and `version` cells alone: a cell elsewhere in the row that cannot be decoded (one
+    /// a person typed, or one whose old value nobody knew) is reported, and does not keep an
+    /// applied command pending for ever.
     async fn repaired_in_place(&self, written: &[Written]) -> Result<bool, WorkbookError> {
         self.wait_read_token().await;
         let grid = self.workbook.read_tab(OPERACIONES).await?;
         let layout =
             OperacionesLayout::from_headers(&grid.headers).map_err(WorkbookError::Schema)?;
-        let read = layout.decode_all(&grid.rows);
-        let by_tag: HashMap<&str, &Spool> =
-            read.spools.iter().map(|s| (s.tag.as_str(), s)).collect();
+        let (Some(tag_col), Some(version_col)) =
+            (layout.col(Col::TagSpool), layout.col(Col::Version))
+        else {
+            return Ok(false);
+        };
+        let version_of: HashMap<String, String> = grid
+            .rows
+            .iter()
+            .filter_map(|cells| {
+                let tag = cells.get(tag_col)?.shown().trim().to_uppercase();
+                let version = cells
+                    .get(version_col)
+                    .map(RawCell::shown)
+                    .unwrap_or_default();
+                Some((tag, version.trim().to_string()))
+            })
+            .collect();
         Ok(written.iter().all(|w| {
-            by_tag
+            version_of
                 .get(w.tag.as_str())
-                .is_some_and(|s| s.version == w.command_id)
+                .is_some_and(|v| *v == w.command_id)
         }))
     }
 }

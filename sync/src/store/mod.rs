@@ -235,6 +235,10 @@ impl Store {
         let newer = mark.map(|m| self.written_since(m)).unwrap_or_default();
         let tx = conn.transaction()?;
         let mut changed = Vec::new();
+        // Every row taken, changed or not: a row the change stream brings that the replica
+        // already held (an announced claim, then its publish) is as new as a changed one, and
+        // a whole-sheet read begun before it must not put an older state back.
+        let mut taken: Vec<String> = Vec::new();
         {
             let mut pending = tx.prepare_cached(
                 "SELECT EXISTS(SELECT 1 FROM outbox WHERE tag = ?1 AND status = 'pending')",
@@ -256,15 +260,17 @@ impl Store {
                         incoming.occupation_set_worker = cur.occupation_set_worker;
                     }
                     if cur == &incoming {
+                        taken.push(incoming.tag.clone());
                         continue;
                     }
                 }
                 codec::write_spool(&tx, &incoming)?;
                 changed.push(incoming.tag.clone());
+                taken.push(incoming.tag.clone());
             }
         }
         tx.commit()?;
-        self.touch(changed.iter().map(String::as_str));
+        self.touch(taken.iter().map(String::as_str));
         drop(conn);
         Ok(changed)
     }

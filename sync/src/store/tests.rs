@@ -392,3 +392,29 @@ fn a_whole_sheet_read_never_puts_back_a_row_older_than_the_replicas() {
         .unwrap();
     assert_eq!(store.spool("MK-1").unwrap().unwrap().version, old.version);
 }
+
+#[test]
+fn a_row_the_stream_confirms_unchanged_is_still_newer_than_a_read_begun_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seeded(dir.path());
+    let old = store.spool("MK-1").unwrap().unwrap();
+    // Another tablet's claim is announced: the replica shows it at once.
+    let mut claimed = old.clone();
+    claimed.version = "cmd-b".into();
+    claimed.ocupado_por = Some("CM(100)".into());
+    store
+        .upsert_plant_rows(std::slice::from_ref(&claimed))
+        .unwrap();
+    // A whole-sheet read starts before that tablet's write lands; the write's publish brings
+    // the very row the replica already holds.
+    let mark = store.replica_mark();
+    assert!(store
+        .upsert_plant_rows(std::slice::from_ref(&claimed))
+        .unwrap()
+        .is_empty());
+    // The read's rows (from before the write) arrive: the confirmed claim stays.
+    store
+        .upsert_plant_rows_since(std::slice::from_ref(&old), mark)
+        .unwrap();
+    assert_eq!(store.spool("MK-1").unwrap().unwrap().version, "cmd-b");
+}

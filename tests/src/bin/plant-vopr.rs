@@ -127,6 +127,14 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // The engines' own log, for replaying one seed (RUST_LOG=zeues_sync=info): timestamps are
+    // the simulated clock's, lines of every device interleaved.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let s = &args.sweep;
     eprintln!(
         "plant-vopr: seeds {}..{} devices={} spools={} minutes={} scenario={} without=[{}] jobs={}",

@@ -690,8 +690,12 @@ impl Coordinator for SimCoordinator {
         if changes.is_empty() {
             let head = redis.model().head();
             if head.seq < after.seq || head.epoch != after.epoch {
+                self.note(format_args!("read_changes {} -> reload", after.seq));
                 return self.finish(generation, ChangeRead::Reload);
             }
+        } else {
+            let tags: Vec<&str> = changes.iter().map(|c| c.tag.as_str()).collect();
+            self.note(format_args!("read_changes {} -> {tags:?}", after.seq));
         }
         self.finish(generation, ChangeRead::Changes { cursor, changes })
     }
