@@ -854,6 +854,7 @@ impl Engine {
         let mut batch = WriteBatch::default();
         let mut applied: Vec<(OutboxCommand, Box<Transition>)> = Vec::new();
         let mut landing: Vec<super::verify::Written> = Vec::new();
+        let mut superseded = super::verify::Superseded::new();
         for d in writes {
             if let Decision::Write {
                 cmd,
@@ -1027,17 +1028,23 @@ impl Engine {
                 return Ok(finished);
             }
             self.note_success();
-            if !landing.is_empty() && !self.verify_write(&landing, cache, fence.as_ref()).await {
-                // Landed, but not known to be in place: settled next round (engine::verify).
-                for (cmd, _) in &applied {
-                    self.store.mark_attempt_failed(
-                        &cmd.id,
-                        "escritura sin comprobar; se comprueba en la próxima ronda",
-                        now + self.backoff(cmd.attempts),
-                        true,
-                    )?;
+            if !landing.is_empty() {
+                match self.verify_write(&landing, cache, fence.as_ref()).await {
+                    Some(later) => superseded = later,
+                    None => {
+                        // Landed, but not known to be in place: settled next round
+                        // (engine::verify).
+                        for (cmd, _) in &applied {
+                            self.store.mark_attempt_failed(
+                                &cmd.id,
+                                "escritura sin comprobar; se comprueba en la próxima ronda",
+                                now + self.backoff(cmd.attempts),
+                                true,
+                            )?;
+                        }
+                        applied.clear();
+                    }
                 }
-                applied.clear();
             }
             let ids: Vec<String> = audited.into_keys().collect();
             self.store.mark_conflicts_audited(&ids)?;
@@ -1050,9 +1057,14 @@ impl Engine {
             // cache, stream, lock release) is rebuildable: on failure the leader's import and
             // lock reconciliation repair it, so it never turns a landed command into a retry.
             super::failpoint::hit_on(self.store.device_id(), "push.after_write");
-            self.store.mark_applied(&cmd.id, &t.after, now)?;
+            let later = superseded.remove(&cmd.id);
+            self.store
+                .mark_applied(&cmd.id, later.as_ref().unwrap_or(&t.after), now)?;
             super::failpoint::hit_on(self.store.device_id(), "push.after_mark_applied");
-            if let Err(e) = self.after_write(&cmd, &cache.as_sheet(&t.after)).await {
+            // A later command already replaced it: that one announces the row, never this
+            // older state.
+            let announce = later.is_none().then(|| cache.as_sheet(&t.after));
+            if let Err(e) = self.after_write(&cmd, announce.as_ref()).await {
                 tracing::warn!(tag = %cmd.tag, command = %cmd.id, error = %e, "aplicado en la planilla; coordinación pendiente de reparar");
                 self.note_coord_error(&e);
             }
@@ -1065,7 +1077,7 @@ impl Engine {
             match self.repair_landing(&w, fence.as_ref()).await {
                 Ok(true) => {
                     self.store.mark_applied(&cmd.id, &w.after, now)?;
-                    if let Err(e) = self.after_write(&cmd, &w.after).await {
+                    if let Err(e) = self.after_write(&cmd, Some(&w.after)).await {
                         tracing::warn!(tag = %cmd.tag, error = %e, "reparado en la planilla; coordinación pendiente de reparar");
                         self.note_coord_error(&e);
                     }
@@ -1175,17 +1187,24 @@ impl Engine {
     }
 
     /// Bookkeeping after the plant has the write: applied-id record, live publish, locks.
-    async fn after_write(&self, cmd: &OutboxCommand, after: &Spool) -> Result<(), CoordError> {
+    /// `after`: the row to announce (`None`: a later command already replaced it).
+    async fn after_write(
+        &self,
+        cmd: &OutboxCommand,
+        after: Option<&Spool>,
+    ) -> Result<(), CoordError> {
         self.coord.record_applied(&cmd.id).await?;
         super::failpoint::hit_on(self.store.device_id(), "push.after_record_applied");
-        self.coord
-            .publish(&RowChange {
-                tag: cmd.tag.clone(),
-                row: after.clone(),
-                command_id: cmd.id.clone(),
-                device_id: cmd.device_id.clone(),
-            })
-            .await?;
+        if let Some(after) = after {
+            self.coord
+                .publish(&RowChange {
+                    tag: cmd.tag.clone(),
+                    row: after.clone(),
+                    command_id: cmd.id.clone(),
+                    device_id: cmd.device_id.clone(),
+                })
+                .await?;
+        }
         super::failpoint::hit_on(self.store.device_id(), "push.after_publish");
         match cmd.payload.intent {
             Intent::Pausar(_) | Intent::Completar(_) | Intent::Cancelar(_) => {

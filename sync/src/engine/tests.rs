@@ -54,6 +54,9 @@ struct FlakyWorkbook {
     /// Engineering inserts an empty column at the front just before the next write, and
     /// another just after it (before the write is read back).
     insert_around_write: Mutex<bool>,
+    /// Another device's later command replaces this row's `version` right after the next
+    /// write lands (before the write's answer comes back).
+    supersede_after_write: Mutex<Option<(u32, String)>>,
 }
 
 impl FlakyWorkbook {
@@ -152,6 +155,31 @@ impl Workbook for FlakyWorkbook {
                 if around {
                     self.insert_front_column("Obs_Despues").await?;
                 }
+                let supersede = self.supersede_after_write.lock().unwrap().take();
+                if let Some((row, version)) = supersede {
+                    let grid = self
+                        .inner
+                        .read_tab(crate::domain::sheet::OPERACIONES)
+                        .await?;
+                    let layout =
+                        crate::domain::sheet::OperacionesLayout::from_headers(&grid.headers)
+                            .unwrap();
+                    self.inner
+                        .write(&WriteBatch {
+                            updates: vec![crate::ports::RowUpdate {
+                                tab: "Operaciones".into(),
+                                row,
+                                cells: layout
+                                    .encode(&[(
+                                        Col::Version,
+                                        crate::domain::CellValue::text(version),
+                                    )])
+                                    .unwrap(),
+                            }],
+                            ..WriteBatch::default()
+                        })
+                        .await?;
+                }
                 Ok(())
             }
             Fault::Unavailable => Err(WorkbookError::Unavailable("503".into())),
@@ -202,6 +230,7 @@ async fn rig() -> Rig {
         metadata_rows_read: AtomicUsize::new(0),
         swap_before_write: Mutex::new(None),
         insert_around_write: Mutex::new(false),
+        supersede_after_write: Mutex::new(None),
     });
     let coord = Arc::new(InProcessCoordinator::new());
     let (store, _) = Store::open(&dir.path().join("zeues.db")).unwrap();
@@ -1295,6 +1324,41 @@ async fn a_write_shifted_by_a_column_and_moved_again_before_its_check_is_repaire
     for header in ["Obs_Antes", "Obs_Despues"] {
         assert_eq!(row_before(&after, header), RawCell::Empty, "{header}");
     }
+}
+
+#[tokio::test]
+async fn a_write_replaced_by_a_later_command_before_its_check_is_not_written_again() {
+    let mut r = rig().await;
+    let target = r.free_arm_spool();
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &target.tag);
+    // The write lands; its answer comes back late, after another device (its row mutex
+    // expired meanwhile) read the row and wrote its own command.
+    *r.wb.supersede_after_write.lock().unwrap() = Some((target.row, "comando-posterior".into()));
+    r.engine.push_once().await.unwrap();
+    assert_eq!(
+        r.store.command(&id).unwrap().unwrap().status,
+        CommandStatus::Applied
+    );
+    assert_eq!(
+        r.plant_row(&target.tag).await.version,
+        "comando-posterior",
+        "the later command's row is not overwritten by an older state"
+    );
+    assert_eq!(r.wb.writes.load(Ordering::SeqCst), 1, "no repair write");
+    // Nor is the older state announced to the other tablets, or kept in this one's replica.
+    let live = r
+        .coord
+        .live_rows(std::slice::from_ref(&target.tag))
+        .await
+        .unwrap();
+    assert!(
+        live[0].as_ref().is_none_or(|l| l.row.version != id),
+        "the replaced state was announced"
+    );
+    assert_eq!(
+        r.store.spool(&target.tag).unwrap().unwrap().version,
+        "comando-posterior"
+    );
 }
 
 #[tokio::test]

@@ -48,6 +48,17 @@ fn restored(c: &RawCell) -> CellValue {
     }
 }
 
+/// The spool's row, under the same headers, holds neither this command nor what was there
+/// before it: the write landed in place and a later command (which read it, under its own row
+/// mutex: the write's answer can come back after the mutex expired) has replaced it since.
+fn superseded(now: &Spool, w: &Written, headers: &[String]) -> bool {
+    headers == w.headers.as_slice() && now.version != w.command_id && now.version != w.prior_version
+}
+
+/// Commands whose row a later command replaced before the write was read back, with the row as
+/// read then.
+pub(crate) type Superseded = HashMap<String, Spool>;
+
 /// How many times a repair is written and checked again before giving up loudly.
 const REPAIR_ATTEMPTS: usize = 3;
 
@@ -64,22 +75,30 @@ fn app_cells(
 }
 
 impl Engine {
-    /// Reads the written rows back; `true` when every one still holds its spool and command.
+    /// Reads the written rows back. `Some` when every one still holds its spool and command, or
+    /// a later command's that replaced it (those, with the row as read now: see [`superseded`]).
     async fn written_in_place(
         &self,
         written: &[Written],
         cache: &PlantCache,
-    ) -> Result<bool, WorkbookError> {
+    ) -> Result<Option<Superseded>, WorkbookError> {
         self.wait_read_token().await;
         let rows: Vec<u32> = written.iter().map(|w| w.row).collect();
         let back = self.workbook.read_rows(OPERACIONES, &rows).await?;
         if !cache.layout.map.matches(&back.headers) {
-            return Ok(false);
+            return Ok(None);
         }
-        Ok(written.iter().zip(&back.rows).all(|(w, cells)| {
-            matches!(cache.layout.decode(w.row, cells),
-                Ok(Some(s)) if s.tag == w.tag && s.version == w.command_id)
-        }))
+        let mut later = Superseded::new();
+        for (w, cells) in written.iter().zip(&back.rows) {
+            match cache.layout.decode(w.row, cells) {
+                Ok(Some(s)) if s.tag == w.tag && s.version == w.command_id => {}
+                Ok(Some(s)) if s.tag == w.tag && superseded(&s, w, &back.headers) => {
+                    later.insert(w.command_id.clone(), cache.as_sheet(&s));
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(later))
     }
 
     async fn wait_read_token(&self) {
@@ -110,20 +129,22 @@ impl Engine {
     }
 
     /// After a write landed: checks it landed in place and repairs it when it did not.
-    /// `false` when that could not be settled now: the commands stay as of unknown outcome and
-    /// the next round settles them from what was recorded before the write.
+    /// `None` when that could not be settled now: the commands stay as of unknown outcome and
+    /// the next round settles them from what was recorded before the write. `Some` names the
+    /// commands a later one has already replaced (with the row as it is now): their state is
+    /// not announced again.
     pub(crate) async fn verify_write(
         &self,
         written: &[Written],
         cache: &PlantCache,
         fence: Option<&WriterFence>,
-    ) -> bool {
+    ) -> Option<Superseded> {
         match self.written_in_place(written, cache).await {
-            Ok(true) => return true,
-            Ok(false) => {}
+            Ok(Some(later)) => return Some(later),
+            Ok(None) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "no se pudo releer lo escrito para comprobarlo; se comprobará en la próxima ronda");
-                return false;
+                return None;
             }
         }
         tracing::error!(
@@ -135,7 +156,7 @@ impl Engine {
                 Ok(true) => {
                     tracing::warn!(intento = attempt, "escritura desplazada reparada");
                     *self.cache.lock().await = None;
-                    return true;
+                    return Some(Superseded::new());
                 }
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "reparación de escritura desplazada fallida"),
@@ -145,7 +166,7 @@ impl Engine {
         tracing::error!(
             "no se pudo reparar una escritura desplazada ahora; se reintenta en la próxima ronda"
         );
-        false
+        None
     }
 
     /// One repair: read the whole tab, rewrite what is wrong, read it back. `true` when the
@@ -191,6 +212,13 @@ impl Engine {
                 tracing::error!(tag = %w.tag, "el spool escrito ya no está en la planilla");
                 continue;
             };
+            if state
+                .get(&w.tag)
+                .is_some_and(|s| superseded(s, w, &grid.headers))
+            {
+                // Never write an older state over a newer command's.
+                continue;
+            }
             let right = state.get(&w.tag).is_some_and(|s| {
                 s.version == w.command_id
                     && crate::ports::row_hash(s)
