@@ -36,7 +36,7 @@ timed bash scripts/fidelity.sh
 step "plant simulator: short seeded chaos run"
 timed bash scripts/chaos.sh
 
-step "deterministic plant simulator (plant-vopr: seeds from a fixed start, independent checker)"
+step "deterministic plant simulator (plant-vopr: seeds from a random start, independent checker)"
 timed bash scripts/vopr.sh
 
 step "native notifications (DesktopNotifier → dbusmock notification daemon)"
