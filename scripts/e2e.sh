@@ -12,10 +12,12 @@ source "$(dirname "$0")/lib.sh"
 step "UI (wasm)"
 timed bash ui/build.sh
 step "app (debug, custom-protocol)"
-timed cargo build -p zeues-app --features custom-protocol
+# --workspace: features resolve as in test.sh's workspace build, so only Tauri's custom-protocol
+# crates rebuild (with -p zeues-app the shared dependencies resolve differently: ~4 min more).
+timed cargo build --workspace --features zeues-app/custom-protocol --bin zeues
 export ZEUES_APP_BIN="$TARGET_DIR/debug/zeues"
 step "e2e test binary"
-timed cargo test -p zeues-tests --test e2e_window --no-run
+timed cargo test --workspace --test e2e_window --no-run
 
 mkdir -p "$TARGET_DIR/e2e-screenshots" "$TARGET_DIR/e2e-logs"
 rm -f "$TARGET_DIR"/e2e-screenshots/*.png "$TARGET_DIR/e2e-metrics.json"
@@ -46,7 +48,7 @@ xvfb-run -a -s "-screen 0 1920x1080x24" dbus-run-session -- bash -c '
     done
   done
   export ZEUES_WEBDRIVER_URL=http://127.0.0.1:4444 ZEUES_WEBDRIVER_URL_B=http://127.0.0.1:4446
-  cargo test -p zeues-tests --test e2e_window -- --test-threads=1
+  cargo test --workspace --test e2e_window -- --test-threads=1
 '
 echo "    ($((SECONDS - start)) s: e2e under Xvfb; logs: $E2E_LOGS)"
 echo "screenshots: $TARGET_DIR/e2e-screenshots"

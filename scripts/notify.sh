@@ -5,7 +5,9 @@
 source "$(dirname "$0")/lib.sh"
 
 step "notify_dbus test binary (zeues-tests, feature notify; linted by test.sh's clippy step)"
-timed cargo test -p zeues-tests --features notify --test notify_dbus --no-run
+# --workspace: the features resolve as in test.sh's workspace build, so only this test binary
+# builds (with -p zeues-tests the shared dependencies resolve differently: ~6 min of rebuild).
+timed cargo test --workspace --features zeues-tests/notify --test notify_dbus --no-run
 mkdir -p "$TARGET_DIR/e2e-logs"
 export NOTIFY_LOG="$TARGET_DIR/e2e-logs/notify-dbusmock.log"
 
@@ -15,5 +17,5 @@ dbus-run-session -- bash -c '
   source scripts/dbusmock.sh
   start_notification_mock "$NOTIFY_LOG"
   trap "kill $DBUSMOCK_PID 2>/dev/null || true" EXIT
-  cargo test -p zeues-tests --features notify --test notify_dbus -- --nocapture
+  cargo test --workspace --features zeues-tests/notify --test notify_dbus -- --nocapture
 '
