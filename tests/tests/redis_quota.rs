@@ -27,9 +27,6 @@ use zeues_tests::redis_server::fleet::{
 };
 use zeues_tests::redis_server::RedisServer;
 
-/// Calls granted in one window that may arrive in the next on a busy machine.
-const ARRIVAL_JITTER: usize = 2;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_devices_never_exceed_the_configured_write_rate() {
     let limit = RateLimit {
@@ -92,7 +89,7 @@ async fn twenty_devices_never_exceed_the_configured_write_rate() {
         .workbook
         .writes()
         .into_iter()
-        .filter(|t| *t >= started)
+        .filter(|t| *t >= started && *t <= started + elapsed)
         .collect();
     let worst = max_in_window(&writes, limit.window);
     let mut per_second = vec![0usize; elapsed.as_secs() as usize + 1];
@@ -109,12 +106,18 @@ async fn twenty_devices_never_exceed_the_configured_write_rate() {
         limit.limit,
         sustained + f64::from(limit.burst)
     );
-    // Writes are timed where they arrive, a little after their token was granted: on a busy
-    // machine a few granted in one window can land in the next (the same +2 arrival jitter the
-    // emulator test allows; the bucket itself never grants more than the limit per window).
+    // Writes are timed where they arrive, some time after their token was granted, and on a
+    // busy machine that delay has no bound: a window of arrivals can hold writes granted in the
+    // window before (13 in one window was seen under load), so the window figure above is
+    // information, not the check. The check holds whatever the delays: nothing was granted
+    // before `started` (no command existed), and a write that arrived by `elapsed` was granted
+    // by then, so the writes counted can never exceed what the bucket grants in `elapsed`
+    // (+1 for the millisecond rounding between Redis's clock and this one).
+    let allowed = (sustained + f64::from(limit.burst)).floor() as usize + 1;
     assert!(
-        worst <= limit.limit as usize + ARRIVAL_JITTER,
-        "{worst} writes in one window"
+        writes.len() <= allowed,
+        "{} writes in {elapsed:?}: the bucket grants at most {allowed}",
+        writes.len()
     );
     // The devices did saturate the budget (the limiter, not idleness, set the pace): once the
     // tapping stops, the backlog is pushed at the bucket's refill rate.
