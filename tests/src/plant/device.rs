@@ -884,7 +884,7 @@ pub async fn run(args: DeviceArgs, plan: DevicePlan) -> Result<(), DeviceError> 
 }
 
 /// One tap on a plant device, for crash tests: `plant-sim tap <json>` opens the device, makes
-/// the command once (a marker file remembers it across crashes), then waits until the outbox
+/// the command once (its own outbox remembers it across crashes), then waits until the outbox
 /// has drained. Started with `ZEUES_FAILPOINTS`, it dies at that step instead.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TapArgs {
@@ -894,11 +894,29 @@ pub struct TapArgs {
     pub intent: Intent,
 }
 
+/// Whether the device database at `db` already holds a command for `tag` (none: no database).
+fn outbox_has(db: &std::path::Path, tag: &str) -> Result<bool, String> {
+    if !db.exists() {
+        return Ok(false);
+    }
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| e.to_string())?;
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM outbox WHERE tag = ?1)",
+        [tag],
+        |r| r.get(0),
+    )
+    .map_err(|e| e.to_string())
+}
+
 pub async fn tap(a: TapArgs) -> Result<(), String> {
     std::fs::create_dir_all(&a.device.dir).map_err(|e| e.to_string())?;
+    // The tap is made once, and the device's own outbox is what says it was: the engine can
+    // reach a failpoint (and die) between the durable tap and anything written after it here.
+    let made = outbox_has(&a.device.dir.join("zeues.db"), &a.tag)?;
     let z = connect(&a.device, &DevicePlan::default(), &IdTap::default()).await?;
-    let marker = a.device.dir.join("tapped");
-    if !marker.exists() {
+    if !made {
         let out = z
             .execute(ActionRequest {
                 worker_id: a.worker,
@@ -910,7 +928,6 @@ pub async fn tap(a: TapArgs) -> Result<(), String> {
         if out.succeeded() != 1 {
             return Err(out.summary);
         }
-        std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
     }
     let t0 = std::time::Instant::now();
     loop {
