@@ -544,7 +544,14 @@ impl Engine {
         // Settling a write of unknown outcome: one audit import per round (only the rows
         // appended since this device last read, within the shared read budget), then every
         // doubt is answered from the local audit.
-        let unsure = cmds.iter().any(|c| c.outcome_unknown) || pending_audits.any_unknown();
+        // A doubt the local audit already answers (the write's row was imported) needs no read.
+        let mut doubts: Vec<String> = Vec::new();
+        for c in cmds.iter().filter(|c| c.outcome_unknown) {
+            if !self.store.audit_landed(&c.id)? {
+                doubts.push(c.id.clone());
+            }
+        }
+        let unsure = !doubts.is_empty() || pending_audits.any_unknown();
         let audit_known = !unsure
             || match self.import_audit_patient(QUOTA_INLINE_WAIT).await {
                 Ok(import) => import.complete,
@@ -553,6 +560,19 @@ impl Engine {
                     false
                 }
             };
+        if unsure && audit_known {
+            // Read to the end of Metadata after the doubtful write was answered (or lost): a
+            // row it does not hold never landed. Remembered, so a round that then cannot take
+            // the row's mutex does not read Metadata again the next time (a device spinning on
+            // a busy row took every read token of the fleet: seed 123261956).
+            let mut never_landed = Vec::new();
+            for id in doubts {
+                if !self.store.audit_landed(&id)? {
+                    never_landed.push(id);
+                }
+            }
+            self.store.mark_in_flight(&never_landed, false)?;
+        }
         let mut cmds = cmds;
         if !audit_known {
             // A command of unknown outcome cannot be decided before Metadata is read: it

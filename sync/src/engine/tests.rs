@@ -1211,6 +1211,42 @@ async fn an_unknown_outcome_is_settled_from_the_rows_after_the_last_import_at_50
 }
 
 #[tokio::test]
+async fn a_settled_doubt_is_not_read_again_while_another_device_holds_the_row() {
+    let mut r = rig().await;
+    let tag = r.free_arm_spool().tag;
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
+    // A crash right after the write-ahead mark: the write was never sent.
+    r.store.mark_in_flight(std::slice::from_ref(&id), true).unwrap();
+    // Another device is in the middle of its own round on the same row.
+    assert!(r
+        .coord
+        .lock_row(&tag, "otro-equipo", std::time::Duration::from_secs(30))
+        .await
+        .unwrap());
+    r.wb.metadata_rows_read.store(0, Ordering::SeqCst);
+    r.engine.push_once().await.unwrap();
+    let first = r.wb.metadata_rows_read.load(Ordering::SeqCst);
+    assert!(first > 0, "the doubt is settled by reading Metadata");
+    assert!(
+        !r.store.command(&id).unwrap().unwrap().outcome_unknown,
+        "Metadata read to its end without the command's row: it never landed"
+    );
+    for _ in 0..5 {
+        r.engine.push_once().await.unwrap();
+    }
+    assert_eq!(
+        r.wb.metadata_rows_read.load(Ordering::SeqCst),
+        first,
+        "rounds that find the row busy do not read Metadata again (each read is a token of \
+         the fleet's budget)"
+    );
+    r.coord.unlock_row(&tag, "otro-equipo").await.unwrap();
+    assert_eq!(r.engine.push_once().await.unwrap(), 1);
+    assert_eq!(r.wb.writes.load(Ordering::SeqCst), 1);
+    assert_eq!(r.audit_ids().await.iter().filter(|x| **x == id).count(), 1);
+}
+
+#[tokio::test]
 async fn a_claimed_tomar_refused_at_the_lock_step_is_corrected_on_every_tablet() {
     let mut r = rig().await;
     let tag = r.free_arm_spool().tag;
