@@ -1216,7 +1216,9 @@ async fn a_settled_doubt_is_not_read_again_while_another_device_holds_the_row() 
     let tag = r.free_arm_spool().tag;
     let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &tag);
     // A crash right after the write-ahead mark: the write was never sent.
-    r.store.mark_in_flight(std::slice::from_ref(&id), true).unwrap();
+    r.store
+        .mark_in_flight(std::slice::from_ref(&id), true)
+        .unwrap();
     // Another device is in the middle of its own round on the same row.
     assert!(r
         .coord
@@ -1231,7 +1233,14 @@ async fn a_settled_doubt_is_not_read_again_while_another_device_holds_the_row() 
         !r.store.command(&id).unwrap().unwrap().outcome_unknown,
         "Metadata read to its end without the command's row: it never landed"
     );
+    let due = r.store.next_due().unwrap().unwrap();
+    assert!(
+        due > r.clock.now() + chrono::Duration::milliseconds(100),
+        "a busy row is looked at again after a pause, not at the engine loop's 20 ms floor"
+    );
+    assert_eq!(r.store.command(&id).unwrap().unwrap().attempts, 0);
     for _ in 0..5 {
+        r.clock.advance(1);
         r.engine.push_once().await.unwrap();
     }
     assert_eq!(
@@ -1241,6 +1250,7 @@ async fn a_settled_doubt_is_not_read_again_while_another_device_holds_the_row() 
          the fleet's budget)"
     );
     r.coord.unlock_row(&tag, "otro-equipo").await.unwrap();
+    r.clock.advance(1);
     assert_eq!(r.engine.push_once().await.unwrap(), 1);
     assert_eq!(r.wb.writes.load(Ordering::SeqCst), 1);
     assert_eq!(r.audit_ids().await.iter().filter(|x| **x == id).count(), 1);

@@ -502,6 +502,17 @@ impl Store {
             .flatten())
     }
 
+    /// Not tried yet, and not before `next_at` (another device is writing the spool's row):
+    /// no attempt is counted, so the retry backoff of real failures is not stretched.
+    pub fn defer(&self, command_id: &str, why: &str, next_at: DateTime<Utc>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE outbox SET last_error = ?2, next_attempt_at = ?3
+             WHERE id = ?1 AND status = 'pending'",
+            params![command_id, why, ts(next_at)],
+        )?;
+        Ok(())
+    }
+
     /// A try that failed for a reason other than a conflict: keep the command, say why, retry
     /// at `next_at`.
     pub fn mark_attempt_failed(
