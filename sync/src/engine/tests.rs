@@ -1329,6 +1329,60 @@ async fn rows_sorted_between_the_read_and_the_write_are_repaired_at_once() {
 }
 
 #[tokio::test]
+async fn a_sorted_write_found_after_a_crash_and_a_redis_restart_restores_the_other_spool() {
+    let mut r = rig().await;
+    let target = r.free_arm_spool();
+    let other = r
+        .store
+        .spools_where("tag != ?1 AND ocupado_por IS NULL", &[&target.tag], 1)
+        .unwrap()
+        .remove(0);
+    let other_before = r.plant_row(&other.tag).await;
+    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &target.tag);
+    // Engineering sorts between the read and the write; the write's answer is lost and the
+    // device dies before it can check where the write went.
+    *r.wb.swap_before_write.lock().unwrap() = Some((target.row, other.row));
+    *r.wb.fault.lock().unwrap() = Fault::LandedButUnknown;
+    r.engine.push_once().await.unwrap();
+    *r.wb.fault.lock().unwrap() = Fault::None;
+    let damaged = r.plant_row(&other.tag).await;
+    assert_eq!(
+        damaged.version, id,
+        "the write landed on the other spool's row"
+    );
+    // Meanwhile every copy of the other spool's state took the damage: Redis restarted (its
+    // live cache is warmed again from the sheet) and this tablet's replica followed.
+    r.store
+        .upsert_plant_rows(std::slice::from_ref(&damaged))
+        .unwrap();
+    let engine = Engine::new(
+        r.store.clone(),
+        r.wb.clone(),
+        Arc::new(InProcessCoordinator::new()),
+        r.clock.clone(),
+        r.notes.clone(),
+        broadcast::channel(8).0,
+        EngineConfig::default(),
+    );
+    r.clock.advance(120);
+    engine.push_once().await.unwrap();
+    let theirs = r.plant_row(&other.tag).await;
+    assert_eq!(
+        theirs.version, other_before.version,
+        "its state before the write"
+    );
+    assert_eq!(theirs.ocupado_por, other_before.ocupado_por);
+    assert_eq!(theirs.armador, other_before.armador);
+    let mine = r.plant_row(&target.tag).await;
+    assert_eq!(mine.version, id);
+    assert_eq!(mine.ocupado_por.as_deref(), Some("MR(93)"));
+    assert_eq!(
+        r.store.command(&id).unwrap().unwrap().status,
+        CommandStatus::Applied
+    );
+}
+
+#[tokio::test]
 async fn a_write_shifted_by_a_column_and_moved_again_before_its_check_is_repaired() {
     let mut r = rig().await;
     let target = r.free_arm_spool();

@@ -277,9 +277,28 @@ impl Engine {
             // A known state carrying one of these commands' versions is the misdirected write
             // itself (the change stream or an import already spread it): not the spool's own.
             let ours = |s: &Spool| owner.contains_key(s.version.as_str());
+            // Last, the replica's own earlier states: after a crash and a Redis restart the
+            // live cache was warmed from the damaged sheet and the replica took the damage too
+            // (seed 1102346).
             let known = live
                 .filter(|s| !ours(s))
-                .or_else(|| self.store.spool(tag).ok().flatten().filter(|s| !ours(s)));
+                .or_else(|| self.store.spool(tag).ok().flatten().filter(|s| !ours(s)))
+                .or_else(|| {
+                    // A state shown before the plant had it (a tap's own row, another
+                    // tablet's announced claim) counts only if its command's audit row is in
+                    // Metadata: an app version that never landed was never the spool's.
+                    let landed = |s: &Spool| {
+                        uuid::Uuid::parse_str(&s.version).is_err()
+                            || self.store.audit_landed(&s.version).unwrap_or(false)
+                    };
+                    match self.store.previous_states(tag) {
+                        Ok(states) => states.into_iter().find(|s| !ours(s) && landed(s)),
+                        Err(e) => {
+                            tracing::error!(%tag, error = %e, "no se pudo leer el historial de la réplica");
+                            None
+                        }
+                    }
+                });
             let Some(mut prev) = known else {
                 tracing::error!(%tag, "sin estado conocido para reparar la fila");
                 continue;

@@ -166,6 +166,22 @@ impl Store {
         load_spool(&conn, tag)
     }
 
+    /// The states this replica row had before its current one, newest first (at most four;
+    /// see schema migration 5).
+    pub fn previous_states(&self, tag: &str) -> Result<Vec<Spool>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {SPOOL_COLUMNS} FROM spools_previous WHERE tag = ?1
+             ORDER BY replaced_seq DESC"
+        ))?;
+        let rows = stmt.query_map([tag], |r| Ok(codec::spool_from_row(r)))?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r??);
+        }
+        Ok(out)
+    }
+
     /// Spools matching an SQL condition over the replica columns (`1=1` for all), TAG order.
     pub(crate) fn spools_where(
         &self,

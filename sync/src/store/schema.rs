@@ -122,6 +122,31 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE outbox ADD COLUMN landing TEXT;
     "#,
+    // 5: the last few states each replica row had before it changed version. A write that a
+    // sort sent to another spool's row spreads to every replica (it looks like a person's
+    // edit); the repair puts back that spool's state from before it, also after a crash and a
+    // Redis restart wiped every other copy (engine::verify).
+    r#"
+    CREATE TABLE spools_previous AS SELECT * FROM spools WHERE 0;
+    ALTER TABLE spools_previous ADD COLUMN replaced_seq INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX spools_previous_tag ON spools_previous(tag, replaced_seq);
+    CREATE TRIGGER spools_keep_previous BEFORE INSERT ON spools
+    BEGIN
+        INSERT INTO spools_previous (tag, row, nv, fecha_materiales, armador, fecha_armado,
+                soldador, fecha_soldadura, fecha_qc_metrologia, ocupado_por, fecha_ocupacion,
+                operacion_ocupacion, resultado_metrologia, ciclo_reparacion, estado_reparacion,
+                defecto_origen, version, estado_detalle, occupation_set_worker, replaced_seq)
+            SELECT tag, row, nv, fecha_materiales, armador, fecha_armado, soldador,
+                fecha_soldadura, fecha_qc_metrologia, ocupado_por, fecha_ocupacion,
+                operacion_ocupacion, resultado_metrologia, ciclo_reparacion, estado_reparacion,
+                defecto_origen, version, estado_detalle, occupation_set_worker,
+                COALESCE((SELECT MAX(replaced_seq) FROM spools_previous), 0) + 1
+            FROM spools WHERE tag = NEW.tag AND version <> NEW.version;
+        DELETE FROM spools_previous WHERE tag = NEW.tag AND replaced_seq NOT IN
+            (SELECT replaced_seq FROM spools_previous WHERE tag = NEW.tag
+             ORDER BY replaced_seq DESC LIMIT 4);
+    END;
+    "#,
 ];
 
 /// Brings the database to the latest schema, one transaction per step.

@@ -418,3 +418,33 @@ fn a_row_the_stream_confirms_unchanged_is_still_newer_than_a_read_begun_before()
         .unwrap();
     assert_eq!(store.spool("MK-1").unwrap().unwrap().version, "cmd-b");
 }
+
+#[test]
+fn a_replica_row_keeps_its_last_four_earlier_states_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seeded(dir.path());
+    let first = store.spools_where("1=1", &[], 1).unwrap().remove(0);
+    for v in 1..=6 {
+        store
+            .upsert_plant_rows(&[Spool {
+                version: format!("v{v}"),
+                ..first.clone()
+            }])
+            .unwrap();
+        // The same state again (a re-read) is not a new earlier state.
+        store
+            .upsert_plant_rows(&[Spool {
+                version: format!("v{v}"),
+                ..first.clone()
+            }])
+            .unwrap();
+    }
+    let versions: Vec<String> = store
+        .previous_states(&first.tag)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.version)
+        .collect();
+    assert_eq!(versions, ["v5", "v4", "v3", "v2"]);
+    assert_eq!(store.spool(&first.tag).unwrap().unwrap().version, "v6");
+}
