@@ -282,6 +282,21 @@ impl Rig {
         id
     }
 
+    /// A TOMAR ARM on a free spool whose row Engineering swaps with another free spool's
+    /// between the round's read and its write: (target, other, other's plant row, command id).
+    async fn tomar_with_a_sort_before_the_write(&mut self) -> (Spool, Spool, Spool, String) {
+        let target = self.free_arm_spool();
+        let other = self
+            .store
+            .spools_where("tag != ?1 AND ocupado_por IS NULL", &[&target.tag], 1)
+            .unwrap()
+            .remove(0);
+        let other_before = self.plant_row(&other.tag).await;
+        let id = self.act(ARMADOR, Intent::Tomar(Operacion::Arm), &target.tag);
+        *self.wb.swap_before_write.lock().unwrap() = Some((target.row, other.row));
+        (target, other, other_before, id)
+    }
+
     /// A spool ready for TOMAR ARM.
     fn free_arm_spool(&self) -> Spool {
         self.store
@@ -1291,16 +1306,8 @@ async fn a_claimed_tomar_refused_at_the_lock_step_is_corrected_on_every_tablet()
 #[tokio::test]
 async fn rows_sorted_between_the_read_and_the_write_are_repaired_at_once() {
     let mut r = rig().await;
-    let target = r.free_arm_spool();
-    let other = r
-        .store
-        .spools_where("tag != ?1 AND ocupado_por IS NULL", &[&target.tag], 1)
-        .unwrap()
-        .remove(0);
-    let other_before = r.plant_row(&other.tag).await;
-    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &target.tag);
     // Engineering sorts the sheet while the round is between its read and its write.
-    *r.wb.swap_before_write.lock().unwrap() = Some((target.row, other.row));
+    let (target, other, other_before, id) = r.tomar_with_a_sort_before_the_write().await;
     r.engine.push_once().await.unwrap();
     let mine = r.plant_row(&target.tag).await;
     assert_eq!(
@@ -1331,17 +1338,9 @@ async fn rows_sorted_between_the_read_and_the_write_are_repaired_at_once() {
 #[tokio::test]
 async fn a_sorted_write_found_after_a_crash_and_a_redis_restart_restores_the_other_spool() {
     let mut r = rig().await;
-    let target = r.free_arm_spool();
-    let other = r
-        .store
-        .spools_where("tag != ?1 AND ocupado_por IS NULL", &[&target.tag], 1)
-        .unwrap()
-        .remove(0);
-    let other_before = r.plant_row(&other.tag).await;
-    let id = r.act(ARMADOR, Intent::Tomar(Operacion::Arm), &target.tag);
     // Engineering sorts between the read and the write; the write's answer is lost and the
     // device dies before it can check where the write went.
-    *r.wb.swap_before_write.lock().unwrap() = Some((target.row, other.row));
+    let (target, other, other_before, id) = r.tomar_with_a_sort_before_the_write().await;
     *r.wb.fault.lock().unwrap() = Fault::LandedButUnknown;
     r.engine.push_once().await.unwrap();
     *r.wb.fault.lock().unwrap() = Fault::None;
