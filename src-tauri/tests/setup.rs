@@ -364,6 +364,24 @@ async fn a_sheet_missing_a_critical_column_is_not_migrated() {
     );
 }
 
+async fn wait_for_writer_tab(rig: &Rig) {
+    let t0 = std::time::Instant::now();
+    while !rig
+        .emu
+        .dump(BOOK)
+        .unwrap()
+        .sheets
+        .iter()
+        .any(|x| x.title == zeues_sync::ports::WRITER_TAB)
+    {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(120),
+            "the plant never registered as the spreadsheet's writer"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// The plant database's stored PIN hash (compared, never verified: that would add attempts).
 fn plant_pin_hash(dir: &std::path::Path) -> String {
     let db = plant_config::plant_data_dir(dir).join(zeues_sync::service::DEVICE_DB);
@@ -396,6 +414,10 @@ async fn a_device_configured_for_the_plant_is_reconfigured_only_by_its_superviso
         .iter()
         .find(|w| !w.roles.iter().any(|r| r == "Supervisor"))
         .unwrap();
+    // Without Redis the open plant registers itself as the spreadsheet's writer on its first
+    // push round (a write of its own, after its first read, so later under load): let it, so
+    // the count below sees only what the refused reconfigurations would write.
+    wait_for_writer_tab(&s.rig).await;
     let config_before = std::fs::read_to_string(s.config()).unwrap();
     let pin_before = plant_pin_hash(s.dir.path());
     // Something for "Migrar planilla" to do, so a refusal can be seen not to have done it.
