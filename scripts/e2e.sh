@@ -7,6 +7,7 @@
 #   - Debian's python3-dbusmock notification daemon, whose log proves the conflict
 #     notification was sent.
 # Screenshots: target/e2e-screenshots/; figures: target/e2e-metrics.json.
+# E2E_FILTER="name another" runs only the tests whose names contain one of the words.
 source "$(dirname "$0")/lib.sh"
 
 step "UI (wasm)"
@@ -48,7 +49,7 @@ xvfb-run -a -s "-screen 0 1920x1080x24" dbus-run-session -- bash -c '
     done
   done
   export ZEUES_WEBDRIVER_URL=http://127.0.0.1:4444 ZEUES_WEBDRIVER_URL_B=http://127.0.0.1:4446
-  cargo test --workspace --test e2e_window -- --test-threads=1
+  cargo test --workspace --test e2e_window -- --test-threads=1 ${E2E_FILTER:-}
 '
 echo "    ($((SECONDS - start)) s: e2e under Xvfb; logs: $E2E_LOGS)"
 echo "screenshots: $TARGET_DIR/e2e-screenshots"

@@ -112,6 +112,10 @@ pub struct SpoolQuery {
     /// Only occupied spools (the `Quién tiene qué` dashboard).
     #[serde(default)]
     pub solo_ocupados: bool,
+    /// TAGs to judge whatever the filters and the limit (a scanned label, the spools already
+    /// selected): each comes back in [`SpoolList::checked`] with the rule's verdict.
+    #[serde(default)]
+    pub check: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,6 +130,19 @@ pub struct SpoolList {
     /// Occupied spools that would otherwise qualify (shown greyed, `Ocupado por MR(93)`).
     pub ocupados: Vec<SpoolView>,
     pub total: usize,
+    /// One verdict per [`SpoolQuery::check`] TAG, in its order.
+    #[serde(default)]
+    pub checked: Vec<TagCheck>,
+}
+
+/// Whether a TAG may be picked for the query's action now: the spool when the rules allow it,
+/// else the reason in the plant's words (occupied by whom, blocked, not ready, unknown TAG).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagCheck {
+    /// As asked (normalized when it is a valid TAG).
+    pub tag: String,
+    pub spool: Option<SpoolView>,
+    pub refusal: Option<ApiError>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,14 +11,14 @@ use argon2::Argon2;
 use tokio::sync::broadcast;
 
 use crate::api::{
-    ActionOutcome, ActionRequest, ApiError, AppEvent, ConflictDecision, ConflictView, OpenReport,
-    PendingCommand, SpoolHistory, SpoolList, SpoolOutcome, SpoolQuery, SpoolView, SyncStatus,
-    WorkerView,
+    ActionOutcome, ActionRequest, ApiError, AppEvent, ConflictDecision, ConflictView, ForAction,
+    OpenReport, PendingCommand, SpoolHistory, SpoolList, SpoolOutcome, SpoolQuery, SpoolView,
+    SyncStatus, TagCheck, WorkerView,
 };
 use crate::domain::history::history;
 use crate::domain::spool::normalize_tag;
 use crate::domain::time::{fmt_datetime, santiago};
-use crate::domain::transitions::eligible;
+use crate::domain::transitions::{apply, eligible};
 use crate::domain::{Actor, DomainError, Intent, Operacion, ResultadoMetrologia, Spool, Worker};
 use crate::engine::{Engine, EngineConfig, Notifier};
 use crate::ports::{Coordinator, InProcessCoordinator, LocalWorkbook, Workbook};
@@ -477,10 +477,57 @@ impl Zeues {
         let total = ok.len();
         ok.truncate(limit);
         greyed.truncate(limit);
+        let checked = q
+            .check
+            .iter()
+            .map(|t| self.check_tag(t, q.for_action.as_ref(), &pending, now))
+            .collect::<Result<_, ApiError>>()?;
         Ok(SpoolList {
             spools: ok,
             ocupados: greyed,
             total,
+            checked,
+        })
+    }
+
+    /// One TAG judged by the same rule a tap would meet ([`apply`]), wherever it sits in the
+    /// list: a label scanned past the rows on screen, or a selection hidden by a filter.
+    fn check_tag(
+        &self,
+        asked: &str,
+        action: Option<&ForAction>,
+        pending: &HashSet<String>,
+        now: chrono::NaiveDateTime,
+    ) -> Result<TagCheck, ApiError> {
+        let refused = |tag: String, e: ApiError| TagCheck {
+            tag,
+            spool: None,
+            refusal: Some(e),
+        };
+        let tag = match normalize_tag(asked) {
+            Ok(t) => t,
+            Err(e) => return Ok(refused(asked.trim().to_string(), e.into())),
+        };
+        let Some(s) = self.store.spool(&tag)? else {
+            return Ok(refused(
+                tag.clone(),
+                DomainError::SpoolNoEncontrado { tag }.into(),
+            ));
+        };
+        if let Some(a) = action {
+            let w = self.worker(a.worker_id)?;
+            let actor = Actor {
+                worker: &w,
+                supervisor_verified: w.has(crate::domain::Rol::Supervisor),
+            };
+            if let Err(e) = apply(&s, actor, a.intent, now, "") {
+                return Ok(refused(tag, e.into()));
+            }
+        }
+        Ok(TagCheck {
+            spool: Some(SpoolView::from_spool(&s, pending.contains(&s.tag))),
+            tag,
+            refusal: None,
         })
     }
 

@@ -68,14 +68,23 @@ fn latency_summary(samples: &[Duration]) -> serde_json::Value {
 /// From the first screen: operation → worker (tap, or a badge scan) → action.
 async fn choose(s: &Session, op: &str, worker: &str, action: Option<&str>) -> TestResult {
     s.click(&format!("#op-{op}")).await?;
-    s.wait(&format!("#worker-list [data-worker-id='{worker}']"))
-        .await?
-        .click()
+    let card = s
+        .wait(&format!("#worker-list [data-worker-id='{worker}']"))
         .await?;
+    no_cut_placeholders(s, "the worker screen").await?;
+    card.click().await?;
     if let Some(a) = action {
         s.click(&format!("#accion-{a}")).await?;
         s.wait("#spool-list").await?;
+        no_cut_placeholders(s, "the spool list").await?;
     }
+    Ok(())
+}
+
+/// Issue 15: no placeholder is cut at the window's size (1280×800 unless a test resized it).
+async fn no_cut_placeholders(s: &Session, screen: &str) -> TestResult {
+    let cut = s.cut_placeholders().await?;
+    assert!(cut.is_empty(), "placeholders cut on {screen}: {cut:?}");
     Ok(())
 }
 
@@ -645,6 +654,7 @@ async fn batch_tomar_returns_by_itself_and_any_tag_opens_its_history() -> TestRe
             s.click("#link-dashboard").await?;
             s.wait(&format!("#dashboard-list [data-tag='{}']", three[1]))
                 .await?;
+            no_cut_placeholders(s, "the dashboard").await?;
             assert!(
                 !s.exists(&format!("#dashboard-list [data-tag='{free}']"))
                     .await?
@@ -686,6 +696,7 @@ async fn batch_tomar_returns_by_itself_and_any_tag_opens_its_history() -> TestRe
                 )
                 .await?;
             assert_eq!(overflow, serde_json::json!([]), "past the right edge");
+            no_cut_placeholders(s, "the supervisor desk").await?;
             s.screenshot("69a-supervisor-busqueda").await?;
             let small = s.small_touch_targets().await?;
             assert!(small.is_empty(), "smaller than 56 px: {small:?}");
@@ -1133,4 +1144,222 @@ async fn offline_tomar_that_lost_shows_the_conflict_and_notifies() -> TestResult
     a.close().await?;
     b.close().await?;
     outcome
+}
+
+/// Spools of the demo plant picked for the list tests, read through the library before the
+/// window opens the same data directory (the window only is judged).
+struct FarSpools {
+    /// Eligible for ARM TOMAR by MR(93), the last in the list: beyond the 300 rows on screen.
+    far: String,
+    /// Eligible too, also beyond row 300.
+    far_2: String,
+    /// Ready for SOLD: its ARM is finished, so ARM cannot take it.
+    armed: String,
+    /// Occupied by someone other than MR(93).
+    busy: (String, String),
+}
+
+async fn seed_and_pick_far_spools(dir: &Path) -> TestResult<FarSpools> {
+    use zeues_sync::api::{ForAction, SpoolQuery};
+    use zeues_sync::domain::{Intent, Operacion};
+    let rt = tokio::runtime::Handle::current();
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || -> TestResult<FarSpools> {
+        let (z, _) = zeues_sync::service::Zeues::open_standalone(
+            &dir,
+            std::sync::Arc::new(zeues_sync::engine::SystemClock),
+            rt,
+        )?;
+        let list = |worker_id, intent| {
+            z.spools(&SpoolQuery {
+                for_action: Some(ForAction { worker_id, intent }),
+                limit: Some(5_000),
+                ..SpoolQuery::default()
+            })
+        };
+        let arm = list(93, Intent::Tomar(Operacion::Arm))?;
+        let sold = list(96, Intent::Tomar(Operacion::Sold))?;
+        z.shutdown();
+        assert!(arm.spools.len() > 302, "{} eligible", arm.spools.len());
+        let n = arm.spools.len();
+        let busy = arm
+            .ocupados
+            .iter()
+            .rev()
+            .find_map(|s| {
+                s.ocupado_por
+                    .clone()
+                    .filter(|p| p != "MR(93)")
+                    .map(|p| (s.tag.clone(), p))
+            })
+            .ok_or("no occupied spool in the demo")?;
+        let armed = sold
+            .spools
+            .iter()
+            .rev()
+            .find(|s| !arm.spools.iter().any(|a| a.tag == s.tag))
+            .ok_or("no spool ready for SOLD")?
+            .tag
+            .clone();
+        Ok(FarSpools {
+            far: arm.spools[n - 1].tag.clone(),
+            far_2: arm.spools[n - 2].tag.clone(),
+            armed,
+            busy,
+        })
+    })
+    .await?
+}
+
+/// Waits until the spool list's counter says `n` spools are selected.
+async fn selected_count_is(s: &Session, n: usize) -> TestResult {
+    let want = format!("SELECCIONADOS: {n} / ");
+    s.until(&format!("{n} selected"), || async {
+        Ok(s.text("#seleccionados").await?.starts_with(&want))
+    })
+    .await
+}
+
+/// Issue 15, bug 1: a label scanned on the spool list finds its spool wherever it is in the
+/// list (the screen holds 300 rows; ARM TOMAR has 700+ in the demo), and a label the rules
+/// refuse says precisely why: occupied by whom, ARM already done, unknown TAG.
+#[tokio::test]
+async fn a_scanned_label_beyond_the_rows_on_screen_is_found_or_refused_with_its_reason(
+) -> TestResult {
+    let Some(app) = app_or_skip(
+        "a_scanned_label_beyond_the_rows_on_screen_is_found_or_refused_with_its_reason",
+    ) else {
+        return Ok(());
+    };
+    let data = DataDir::new("escaneo-lejano")?;
+    let picks = seed_and_pick_far_spools(data.path()).await?;
+    with_session(&app, data.path(), "escaneo-lejano", |s| {
+        Box::pin(async move {
+            choose(s, "ARM", ARMADOR, Some("TOMAR")).await?;
+            s.wait("#spool-list button.spool-row[data-tag]").await?;
+            let on_screen = tags_of(s, "#spool-list button.spool-row").await?;
+            assert_eq!(on_screen.len(), 300, "the screen holds 300 rows");
+            assert!(
+                !on_screen.contains(&picks.far),
+                "the test needs a far spool"
+            );
+
+            s.scan(&picks.far).await?;
+            selected_count_is(s, 1).await?;
+            s.wait(&format!("#seleccion-oculta [data-tag='{}']", picks.far))
+                .await?;
+            assert!(!s.exists("#aviso-spools-error").await?);
+            assert!(
+                !s.exists("#aviso-spools").await?,
+                "no false 'not in this list'"
+            );
+            s.screenshot("70-escaneo-lejano-seleccionado").await?;
+
+            s.scan(&picks.busy.0).await?;
+            let err = s
+                .wait("#aviso-spools-error .error-box[data-code='SPOOL_OCUPADO']")
+                .await?;
+            let text = err.text().await?;
+            assert!(text.contains(&picks.busy.1), "{text}");
+            s.scan(&picks.armed).await?;
+            let err = s
+                .wait("#aviso-spools-error .error-box[data-code='OPERACION_YA_COMPLETADA']")
+                .await?;
+            assert!(err.text().await?.contains("ARM"), "{}", err.text().await?);
+            s.scan("MK-NO-EXISTE-9").await?;
+            let err = s
+                .wait("#aviso-spools-error .error-box[data-code='SPOOL_NO_ENCONTRADO']")
+                .await?;
+            assert!(err.text().await?.contains("MK-NO-EXISTE-9"));
+            s.screenshot("71-escaneo-no-existe").await?;
+            let counter = s.text("#seleccionados").await?;
+            assert!(counter.starts_with("SELECCIONADOS: 1 / "), "{counter}");
+
+            s.click("#continuar").await?;
+            s.wait(&format!("#confirmar-lista [data-tag='{}']", picks.far))
+                .await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// Issue 15, bug 2: a selection survives filtering and scanning. A welder picks a spool on
+/// screen, types a second TAG far down the list + Enter, clears the filter: both stay
+/// selected (the hidden one listed under the filters), and the confirm screen lists both. An
+/// empty filter says nothing matches it.
+#[tokio::test]
+async fn a_selection_survives_filtering_and_a_typed_tag() -> TestResult {
+    let Some(app) = app_or_skip("a_selection_survives_filtering_and_a_typed_tag") else {
+        return Ok(());
+    };
+    let data = DataDir::new("seleccion")?;
+    let picks = seed_and_pick_far_spools(data.path()).await?;
+    with_session(&app, data.path(), "seleccion", |s| {
+        Box::pin(async move {
+            choose(s, "ARM", ARMADOR, Some("TOMAR")).await?;
+            let first = s
+                .wait("#spool-list button.spool-row[data-tag]")
+                .await?
+                .attr("data-tag")
+                .await?
+                .ok_or("no data-tag")?;
+            s.click(&format!("#spool-list button.spool-row[data-tag='{first}']"))
+                .await?;
+            s.wait(&format!("[data-tag='{first}'][data-selected='true']"))
+                .await?;
+
+            // A TAG typed + Enter: the typed spool is added, the first stays selected.
+            s.type_and_enter("#tag-filter", &picks.far_2).await?;
+            selected_count_is(s, 2).await?;
+            s.wait(&format!("#seleccion-oculta [data-tag='{}']", picks.far_2))
+                .await?;
+
+            // A filter that matches nothing says so, and unselects nothing: both are listed.
+            s.type_and_enter("#tag-filter", "ZZZ-NADA").await?;
+            let empty = s.text("#sin-spools").await?;
+            assert!(
+                empty.contains("Ningún spool coincide con «ZZZ-NADA»"),
+                "{empty}"
+            );
+            for t in [&first, &picks.far_2] {
+                s.wait(&format!("#seleccion-oculta [data-tag='{t}']"))
+                    .await?;
+            }
+            s.screenshot("72-seleccion-filtro-vacio").await?;
+            let counter = s.text("#seleccionados").await?;
+            assert!(counter.starts_with("SELECCIONADOS: 2 / "), "{counter}");
+
+            // Filter cleared: the first is a selected row again, the far one still listed.
+            s.wait("#tag-filter")
+                .await?
+                .send_keys(&"\u{E003}".repeat(12))
+                .await?;
+            s.wait(&format!(
+                "#spool-list [data-tag='{first}'][data-selected='true']"
+            ))
+            .await?;
+            s.wait(&format!("#seleccion-oculta [data-tag='{}']", picks.far_2))
+                .await?;
+            s.screenshot("73-seleccion-sobrevive").await?;
+
+            // A scan adds a third; its chip removes it again.
+            s.scan(&picks.far).await?;
+            s.wait(&format!("#seleccion-oculta [data-tag='{}']", picks.far))
+                .await?;
+            s.click(&format!("#seleccion-oculta [data-tag='{}']", picks.far))
+                .await?;
+            selected_count_is(s, 2).await?;
+            let small = s.small_touch_targets().await?;
+            assert!(small.is_empty(), "smaller than 56 px: {small:?}");
+
+            s.click("#continuar").await?;
+            let listed = tags_of(s, "#confirmar-lista [data-tag]").await?;
+            assert!(listed.contains(&first), "{listed:?}");
+            assert!(listed.contains(&picks.far_2), "{listed:?}");
+            assert_eq!(listed.len(), 2, "{listed:?}");
+            Ok(())
+        })
+    })
+    .await
 }

@@ -346,3 +346,84 @@ async fn conflicts_inbox_discard_and_supervised_reapply() {
     assert_eq!(last.worker, "MR(93)");
     z.shutdown();
 }
+
+/// A scanned label is judged by the tap's own rule wherever it sits in the list (issue 15: the
+/// screen holds 300 rows, the demo has 700+ spools ARM can take): the spool when it may be
+/// picked, else the reason — occupied by whom, not ready, unknown, malformed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checked_tag_is_judged_beyond_the_list_limit_with_the_rule_s_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let z = open(dir.path());
+    let arm = Some(ForAction {
+        worker_id: 93,
+        intent: Intent::Tomar(Operacion::Arm),
+    });
+    let all = z
+        .spools(&SpoolQuery {
+            for_action: arm.clone(),
+            limit: Some(5_000),
+            ..SpoolQuery::default()
+        })
+        .unwrap();
+    assert!(all.total > 300, "{}", all.total);
+    let far = all.spools.last().unwrap().tag.clone();
+    let occupied = all
+        .ocupados
+        .iter()
+        .find(|s| s.ocupado_por.is_some())
+        .unwrap();
+    let done = z
+        .spools(&SpoolQuery {
+            for_action: Some(ForAction {
+                worker_id: 96,
+                intent: Intent::Tomar(Operacion::Sold),
+            }),
+            limit: Some(5_000),
+            ..SpoolQuery::default()
+        })
+        .unwrap();
+    // Ready for SOLD means ARM is finished: not something ARM can take.
+    let armed = done
+        .spools
+        .iter()
+        .find(|s| !all.spools.iter().any(|a| a.tag == s.tag))
+        .unwrap();
+    let asked = vec![
+        far.to_lowercase(),
+        occupied.tag.clone(),
+        armed.tag.clone(),
+        "MK-NO-EXISTE-1".to_string(),
+        "   ".to_string(),
+    ];
+    let list = z
+        .spools(&SpoolQuery {
+            for_action: arm,
+            limit: Some(300),
+            check: asked,
+            ..SpoolQuery::default()
+        })
+        .unwrap();
+    assert_eq!(list.spools.len(), 300);
+    assert!(!list.spools.iter().any(|s| s.tag == far), "past the limit");
+    let c = &list.checked;
+    assert_eq!(c.len(), 5);
+    assert_eq!(c[0].tag, far);
+    assert_eq!(
+        c[0].spool.as_ref().map(|s| s.tag.as_str()),
+        Some(far.as_str())
+    );
+    assert!(c[0].refusal.is_none());
+    let code = |i: usize| c[i].refusal.as_ref().map(|e| e.code.clone());
+    assert_eq!(code(1).as_deref(), Some("SPOOL_OCUPADO"));
+    let por = occupied.ocupado_por.clone().unwrap();
+    assert!(
+        c[1].refusal.as_ref().unwrap().message.contains(&por),
+        "{:?}",
+        c[1]
+    );
+    assert!(code(2).is_some_and(|k| k != "SPOOL_OCUPADO" && k != "SPOOL_NO_ENCONTRADO"));
+    assert_eq!(code(3).as_deref(), Some("SPOOL_NO_ENCONTRADO"));
+    assert_eq!(code(4).as_deref(), Some("TAG_INVALIDO"));
+    assert!(c[2..].iter().all(|x| x.spool.is_none()));
+    z.shutdown();
+}

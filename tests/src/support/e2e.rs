@@ -179,6 +179,31 @@ impl Session {
         Ok(serde_json::from_value(found)?)
     }
 
+    /// Every visible field whose placeholder is wider than the room it has (the text is cut),
+    /// as `id (needed/available px)`: measured with the field's own font.
+    pub async fn cut_placeholders(&self) -> TestResult<Vec<String>> {
+        let found = self
+            .client
+            .execute(
+                r#"const cut = [];
+                   const ctx = document.createElement('canvas').getContext('2d');
+                   for (const el of document.querySelectorAll('input[placeholder]')) {
+                     const r = el.getBoundingClientRect();
+                     if (r.width === 0 || r.height === 0 || !el.placeholder) continue;
+                     const cs = getComputedStyle(el);
+                     ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+                     const need = ctx.measureText(el.placeholder).width;
+                     const room = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)
+                       - (el.type === 'search' ? 28 : 0);
+                     if (need > room) cut.push(`${el.id || el.className} (${Math.round(need)}/${Math.round(room)} px)`);
+                   }
+                   return cut;"#,
+                Vec::new(),
+            )
+            .await?;
+        Ok(serde_json::from_value(found)?)
+    }
+
     /// Resizes the window (Xvfb's screen must be at least this big).
     pub async fn window_size(&self, width: u32, height: u32) -> TestResult {
         self.client.set_window_size(width, height).await?;

@@ -189,7 +189,7 @@ pub fn Dashboard() -> impl IntoView {
                     id="dashboard-search"
                     class="input"
                     type="search"
-                    placeholder="Buscar TAG, trabajador u operación — Enter: historial del TAG"
+                    placeholder="Buscar TAG, trabajador u operación"
                     prop:value=move || query.get()
                     on:input=move |ev| {
                         unknown.set(None);

@@ -3,7 +3,7 @@
 //! NV/TAG filters, a TAG scan selects, select all/none, at most 50.
 
 use leptos::prelude::*;
-use zeues_sync::api::{ApiError, ForAction, SpoolList, SpoolQuery, SpoolView};
+use zeues_sync::api::{ApiError, ForAction, SpoolList, SpoolQuery, SpoolView, TagCheck};
 use zeues_sync::domain::{Intent, Operacion, MAX_BATCH};
 
 use crate::components::{ErrorBox, Footer, Load};
@@ -43,15 +43,21 @@ pub fn Spools() -> impl IntoView {
         let filtering = !tag_q.get().trim().is_empty() || !nv_q.get().trim().is_empty();
         show_greyed.set(filtering);
     });
+    let for_action = move || {
+        worker_id
+            .zip(intent)
+            .map(|(worker_id, intent)| ForAction { worker_id, intent })
+    };
     Effect::new(move |_| {
         let query = SpoolQuery {
             tag: non_empty(tag_q.get()),
             nv: non_empty(nv_q.get()),
-            for_action: worker_id
-                .zip(intent)
-                .map(|(worker_id, intent)| ForAction { worker_id, intent }),
+            for_action: for_action(),
             limit: Some(LIST_LIMIT),
             solo_ocupados: false,
+            // The selection is judged on its own: a filter or the row limit hides a selected
+            // spool, it does not unselect it (issue 15).
+            check: st.selected.get_untracked(),
         };
         st.replica_rev.track();
         let n = seq.get_value() + 1;
@@ -63,9 +69,30 @@ pub fn Spools() -> impl IntoView {
             }
             match answer {
                 Ok(l) => {
-                    // A spool someone else just took cannot stay selected.
-                    st.selected
-                        .update(|sel| sel.retain(|t| l.spools.iter().any(|s| &s.tag == t)));
+                    // A spool someone else just took cannot stay selected, and the worker is
+                    // told which and why.
+                    let gone: Vec<String> = l
+                        .checked
+                        .iter()
+                        .filter_map(|c| {
+                            c.refusal
+                                .as_ref()
+                                .map(|e| format!("{}: {}", c.tag, e.message))
+                        })
+                        .collect();
+                    if !gone.is_empty() {
+                        let tags: Vec<&String> = l
+                            .checked
+                            .iter()
+                            .filter(|c| c.refusal.is_some())
+                            .map(|c| &c.tag)
+                            .collect();
+                        st.selected.update(|sel| sel.retain(|t| !tags.contains(&t)));
+                        notice.set(Some(format!(
+                            "Se quitó de la selección: {}",
+                            gone.join(" · ")
+                        )));
+                    }
                     list.set(Load::Ready(l));
                 }
                 Err(e) => list.set(Load::Failed(e)),
@@ -107,7 +134,17 @@ pub fn Spools() -> impl IntoView {
         }
     };
 
-    // A TAG typed + Enter, or scanned anywhere on this screen, selects that spool.
+    let select = move |tag: &str| {
+        if !st
+            .selected
+            .with_untracked(|sel| sel.iter().any(|t| t == tag))
+        {
+            toggle(tag.to_string());
+        }
+    };
+    // A TAG typed + Enter, or scanned anywhere on this screen, selects that spool — wherever it
+    // is in the list, rows on screen or not; when the rules refuse it, the tap's own reason
+    // (occupied by whom, blocked, not ready for this operation, unknown or malformed TAG).
     let pick = move |typed: String| {
         scan_error.set(None);
         notice.set(None);
@@ -115,36 +152,47 @@ pub fn Spools() -> impl IntoView {
         if typed.is_empty() {
             return;
         }
-        let Load::Ready(l) = list.get_untracked() else {
-            return;
-        };
-        if let Some(s) = l.spools.iter().find(|s| s.tag.eq_ignore_ascii_case(&typed)) {
-            if !st.selected.with_untracked(|sel| sel.contains(&s.tag)) {
-                toggle(s.tag.clone());
-            }
+        let on_screen = list.with_untracked(|l| match l {
+            Load::Ready(l) => l
+                .spools
+                .iter()
+                .find(|s| s.tag.eq_ignore_ascii_case(&typed))
+                .map(|s| s.tag.clone()),
+            _ => None,
+        });
+        if let Some(tag) = on_screen {
+            select(&tag);
             tag_f.set(String::new());
-        } else if let Some(s) = l
-            .ocupados
-            .iter()
-            .find(|s| s.tag.eq_ignore_ascii_case(&typed))
-        {
-            // The same words the plant's rule gives (DOMAIN.md §6), before anything is sent.
-            let e = match &s.ocupado_por {
-                Some(por) => ApiError::new(
-                    "SPOOL_OCUPADO",
-                    format!("El spool '{}' ya está ocupado por {por}.", s.tag),
-                ),
-                None => ApiError::new(
-                    "SPOOL_BLOQUEADO",
-                    format!("El spool '{}' está bloqueado después de 3 rechazos.", s.tag),
-                ),
-            };
-            scan_error.set(Some(e));
-        } else {
-            notice.set(Some(format!(
-                "El spool {typed} no está en esta lista: no está disponible para esta acción o no existe."
-            )));
+            return;
         }
+        let query = SpoolQuery {
+            for_action: for_action(),
+            limit: Some(0),
+            check: vec![typed.clone()],
+            ..SpoolQuery::default()
+        };
+        leptos::task::spawn_local(async move {
+            let verdict = match ipc::list_spools(&query).await {
+                Ok(l) => l.checked.into_iter().next(),
+                Err(e) => {
+                    scan_error.set(Some(e));
+                    return;
+                }
+            };
+            match verdict {
+                Some(TagCheck { spool: Some(s), .. }) => {
+                    select(&s.tag);
+                    tag_f.set(String::new());
+                }
+                Some(TagCheck {
+                    refusal: Some(e), ..
+                }) => scan_error.set(Some(e)),
+                _ => scan_error.set(Some(ApiError::new(
+                    "SPOOL_NO_ENCONTRADO",
+                    format!("No se pudo revisar el spool '{typed}'. Intenta de nuevo."),
+                ))),
+            }
+        });
     };
     let on_enter = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Enter" {
@@ -161,11 +209,22 @@ pub fn Spools() -> impl IntoView {
         op.map_or("", Operacion::label),
         intent.map_or("", text::intent_word)
     );
-    let empty_text = match intent {
-        Some(Intent::Pausar(_) | Intent::Completar(_) | Intent::Cancelar(_)) => {
-            "No tienes spools tomados en esta operación"
+    let empty_text = move || {
+        let filter = [tag_q.get(), nv_q.get()]
+            .into_iter()
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect::<Vec<_>>()
+            .join(" / ");
+        if !filter.is_empty() {
+            return format!("Ningún spool coincide con «{filter}»");
         }
-        _ => "No hay spools disponibles para esta acción",
+        match intent {
+            Some(Intent::Pausar(_) | Intent::Completar(_) | Intent::Cancelar(_)) => {
+                "No tienes spools tomados en esta operación".to_string()
+            }
+            _ => "No hay spools disponibles para esta acción".to_string(),
+        }
     };
     let count = move || st.selected.with(Vec::len);
     // Eligible spools matching the filters (the list itself may be cut at LIST_LIMIT).
@@ -229,7 +288,7 @@ pub fn Spools() -> impl IntoView {
                     class="input"
                     type="search"
                     autofocus
-                    placeholder="TAG — o escanee la etiqueta"
+                    placeholder="TAG o escanee"
                     prop:value=move || tag_f.get()
                     on:input=move |ev| tag_f.set(event_target_value(&ev))
                     on:keydown=on_enter
@@ -261,6 +320,42 @@ pub fn Spools() -> impl IntoView {
                     {move || format!("SELECCIONADOS: {} / {}", count(), shown())}
                 </span>
             </div>
+            {move || {
+                // Selected spools that no row on screen shows (a filter or the row limit hides
+                // them): still selected, listed here, each can be removed.
+                let hidden: Vec<String> = list.with(|l| {
+                    let shown: Vec<&str> = match l {
+                        Load::Ready(l) => l.spools.iter().map(|s| s.tag.as_str()).collect(),
+                        _ => Vec::new(),
+                    };
+                    st.selected
+                        .with(|sel| sel.iter().filter(|t| !shown.contains(&t.as_str())).cloned().collect())
+                });
+                (!hidden.is_empty())
+                    .then(|| {
+                        view! {
+                            <div class="seleccion-oculta" id="seleccion-oculta">
+                                <span class="hint">"También seleccionados:"</span>
+                                {hidden
+                                    .into_iter()
+                                    .map(|t| {
+                                        let t2 = t.clone();
+                                        view! {
+                                            <button
+                                                class="btn btn-small chip-sel"
+                                                data-tag=t.clone()
+                                                title="Quitar de la selección"
+                                                on:click=move |_| toggle(t2.clone())
+                                            >
+                                                {format!("{t} ✕")}
+                                            </button>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </div>
+                        }
+                    })
+            }}
             {move || notice.get().map(|m| view! { <p class="hint warn" id="aviso-spools">{m}</p> })}
             {move || scan_error.get().map(|e| view! { <div id="aviso-spools-error"><ErrorBox error=e/></div> })}
             <div class="scroll" id="spool-list">
@@ -283,7 +378,7 @@ pub fn Spools() -> impl IntoView {
                         let empty = l
                             .spools
                             .is_empty()
-                            .then(|| view! { <p class="hint" id="sin-spools">{empty_text}</p> });
+                            .then(|| view! { <p class="hint" id="sin-spools">{empty_text()}</p> });
                         let occupied = l.ocupados.iter().filter(|s| s.ocupado_por.is_some()).count();
                         let blocked = l.ocupados.len() - occupied;
                         let open = show_greyed.get();

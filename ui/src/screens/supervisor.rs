@@ -233,7 +233,7 @@ pub fn Supervisor() -> impl IntoView {
                     id="supervisor-buscar"
                     class="input"
                     type="search"
-                    placeholder="TAG y Enter: historial"
+                    placeholder="TAG → historial"
                     prop:value=move || search.get()
                     on:input=move |ev| {
                         unknown.set(None);
