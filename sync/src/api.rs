@@ -161,6 +161,20 @@ pub struct SpoolOutcome {
     pub ok: bool,
     pub code: String,
     pub message: String,
+    /// A METROLOGÍA RECHAZADO that landed locally: the repair cycle it opened and whether it
+    /// blocked the spool (the screen that follows must not look like a success).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rechazo: Option<Rechazo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rechazo {
+    /// 1–3 (`Ciclo N/3`).
+    pub ciclo: u8,
+    /// `ARM` / `SOLD`.
+    pub origen: String,
+    /// The third rejection: BLOQUEADO until a supervisor releases it.
+    pub bloqueado: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

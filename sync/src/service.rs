@@ -12,8 +12,8 @@ use tokio::sync::broadcast;
 
 use crate::api::{
     ActionOutcome, ActionRequest, ApiError, AppEvent, ConflictDecision, ConflictView, ForAction,
-    OpenReport, PendingCommand, SpoolHistory, SpoolList, SpoolOutcome, SpoolQuery, SpoolView,
-    SyncStatus, TagCheck, WorkerView,
+    OpenReport, PendingCommand, Rechazo, SpoolHistory, SpoolList, SpoolOutcome, SpoolQuery,
+    SpoolView, SyncStatus, TagCheck, WorkerView,
 };
 use crate::domain::history::history;
 use crate::domain::spool::normalize_tag;
@@ -129,6 +129,38 @@ fn success_message(intent: Intent, tag: &str, worker: &Worker) -> String {
         Intent::Metrologia { .. } => format!("Metrología rechazada para spool {tag}"),
         Intent::Override => format!("Override registrado en {tag}: vuelve a reparación"),
         Intent::ForzarLiberacion => format!("Spool {tag} liberado por el supervisor"),
+    }
+}
+
+/// What a METROLOGÍA RECHAZADO left on the spool: its cycle, the defect's origin, blocked or not.
+fn rechazo_of(intent: Intent, after: &Spool) -> Option<Rechazo> {
+    match intent {
+        Intent::Metrologia {
+            resultado: ResultadoMetrologia::Rechazado,
+            origen,
+        } => Some(Rechazo {
+            ciclo: after.ciclo_reparacion,
+            origen: origen
+                .or(after.defecto_origen)
+                .map_or("", |o| o.code())
+                .to_string(),
+            bloqueado: after.is_blocked(),
+        }),
+        _ => None,
+    }
+}
+
+fn rejection_message(tag: &str, r: &Rechazo) -> String {
+    if r.bloqueado {
+        format!(
+            "Spool {tag} BLOQUEADO: {} rechazos (defecto de {}). Un supervisor debe desbloquearlo antes de repararlo de nuevo.",
+            r.ciclo, r.origen
+        )
+    } else {
+        format!(
+            "Metrología rechazada para spool {tag}: Ciclo {}/3, defecto de {}. Pendiente de reparación.",
+            r.ciclo, r.origen
+        )
     }
 }
 
@@ -570,17 +602,25 @@ impl Zeues {
         let outcomes: Vec<SpoolOutcome> = results
             .iter()
             .map(|(tag, r)| match r {
-                Ok(_) => SpoolOutcome {
-                    tag: tag.clone(),
-                    ok: true,
-                    code: "OK".into(),
-                    message: success_message(req.intent, tag, &worker),
-                },
+                Ok(t) => {
+                    let rechazo = rechazo_of(req.intent, &t.after);
+                    SpoolOutcome {
+                        tag: tag.clone(),
+                        ok: true,
+                        code: "OK".into(),
+                        message: match &rechazo {
+                            Some(r) => rejection_message(tag, r),
+                            None => success_message(req.intent, tag, &worker),
+                        },
+                        rechazo,
+                    }
+                }
                 Err(e) => SpoolOutcome {
                     tag: tag.clone(),
                     ok: false,
                     code: e.code().into(),
                     message: e.to_string(),
+                    rechazo: None,
                 },
             })
             .collect();
@@ -815,6 +855,7 @@ impl Zeues {
                         ok: true,
                         code: "OK".into(),
                         message: "re-aplicado".into(),
+                        rechazo: None,
                     }],
                     queued: false,
                 })

@@ -377,6 +377,14 @@ async fn standalone_spool_goes_through_arm_sold_rejection_repair_and_approval() 
         s.screenshot("10-metrologia-origen").await?;
         writes.push(s.tap_latency("#origen-SOLD", "#exito").await?);
         assert_eq!(exito_word(&s).await?, "RECHAZADO");
+        // Not a success: a cross, its cycle and the defect's origin (issue 15).
+        assert_eq!(s.text("#exito .big-check").await?, "✕");
+        let ciclo = s.text("#exito-ciclo").await?;
+        assert!(
+            ciclo.contains("Ciclo 1/3") && ciclo.contains("SOLD"),
+            "{ciclo}"
+        );
+        s.screenshot("10b-exito-rechazado").await?;
         back_home(&s).await?;
 
         // A welder repairs it (Defecto_Origen = SOLD).
@@ -749,6 +757,18 @@ async fn supervisor_wrong_pin_is_refused_and_override_is_audited() -> TestResult
                 .await?;
             s.screenshot("21-supervisor-ocupados").await?;
 
+            s.wait("#tab-bloqueados").await?;
+            let cut = s
+                .client
+                .execute(
+                    "const el = document.querySelector('#supervisor-activo');
+                     return el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;",
+                    Vec::new(),
+                )
+                .await?;
+            assert_eq!(cut, serde_json::json!(false), "the supervisor's name is cut");
+            let who = s.text("#supervisor-activo").await?;
+            assert!(!who.contains('…'), "{who}");
             s.click("#tab-bloqueados").await?;
             let row = s.wait("#supervisor-bloqueados tr[data-tag]").await?;
             let tag = s.attr(&row, "data-tag").await?;
@@ -1362,4 +1382,127 @@ async fn a_selection_survives_filtering_and_a_typed_tag() -> TestResult {
         })
     })
     .await
+}
+
+/// Issue 15, bug 3: the third rejection blocks the spool, and the screen says so: red, a
+/// BLOQUEADO that waits to be acknowledged (no return by itself), the cycle and the origin, a
+/// supervisor must release it; the desk's BLOQUEADOS tab lists it at once.
+#[tokio::test]
+async fn the_rejection_that_blocks_cannot_be_mistaken_for_a_success() -> TestResult {
+    let Some(app) = app_or_skip("the_rejection_that_blocks_cannot_be_mistaken_for_a_success")
+    else {
+        return Ok(());
+    };
+    let data = DataDir::new("bloqueo")?;
+    let tag = seed_a_spool_at_its_second_rejection(data.path()).await?;
+    with_session(&app, data.path(), "bloqueo", |s| {
+        Box::pin(async move {
+            choose(s, "METROLOGIA", METROLOGO, None).await?;
+            s.click(&format!("#spool-list button.spool-row[data-tag='{tag}']"))
+                .await?;
+            s.click("#continuar").await?;
+            s.click("#metro-RECHAZADO").await?;
+            s.click("#origen-ARM").await?;
+            s.wait("#exito[data-kind='bloqueado']").await?;
+            assert_eq!(exito_word(s).await?, "BLOQUEADO");
+            assert!(!s.exists("#exito .big-check:not(.bloqueado)").await?);
+            let ciclo = s.text("#exito-ciclo").await?;
+            assert!(
+                ciclo.contains("Ciclo 3/3") && ciclo.contains("ARM"),
+                "{ciclo}"
+            );
+            let said = s.text("#exito-resumen").await?;
+            assert!(
+                said.contains("BLOQUEADO") && said.contains("supervisor"),
+                "{said}"
+            );
+            s.screenshot("74-rechazo-bloqueado").await?;
+            // It does not go back by itself like a success does after 5 s.
+            tokio::time::sleep(Duration::from_secs(7)).await;
+            assert!(s.exists("#exito[data-kind='bloqueado']").await?);
+            s.click("#exito-continuar").await?;
+            s.wait("#pantalla-operacion").await?;
+
+            s.click("#link-supervisor").await?;
+            s.click(&format!("#supervisor-list [data-worker-id='{SUPERVISOR}']"))
+                .await?;
+            s.wait("#pin-input")
+                .await?
+                .send_keys(&format!(
+                    "{}\u{E007}",
+                    zeues_sync::demo::DEMO_SUPERVISOR_PIN
+                ))
+                .await?;
+            s.wait("#tab-bloqueados").await?;
+            let cut = s
+                .client
+                .execute(
+                    "const el = document.querySelector('#supervisor-activo');
+                     return el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;",
+                    Vec::new(),
+                )
+                .await?;
+            assert_eq!(cut, serde_json::json!(false), "the supervisor's name is cut");
+            let who = s.text("#supervisor-activo").await?;
+            assert!(!who.contains('…'), "{who}");
+            s.click("#tab-bloqueados").await?;
+            s.wait(&format!("#supervisor-bloqueados tr[data-tag='{tag}']"))
+                .await?;
+            s.screenshot("75-bloqueados-al-instante").await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// A demo spool rejected twice and repaired twice (through the library, before the window
+/// opens the data directory): ready for its third inspection.
+async fn seed_a_spool_at_its_second_rejection(dir: &Path) -> TestResult<String> {
+    use zeues_sync::api::{ActionRequest, ForAction, SpoolQuery};
+    use zeues_sync::domain::{DefectoOrigen, Intent, Operacion, ResultadoMetrologia};
+    let rt = tokio::runtime::Handle::current();
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || -> TestResult<String> {
+        let (z, _) = zeues_sync::service::Zeues::open_standalone(
+            &dir,
+            std::sync::Arc::new(zeues_sync::engine::SystemClock),
+            rt,
+        )?;
+        // Welding defects: the welder repairs them (the third, in the window, blames ARM).
+        let reject = Intent::Metrologia {
+            resultado: ResultadoMetrologia::Rechazado,
+            origen: Some(DefectoOrigen::Sold),
+        };
+        let tag = z
+            .spools(&SpoolQuery {
+                for_action: Some(ForAction {
+                    worker_id: METROLOGO.parse()?,
+                    intent: reject,
+                }),
+                ..SpoolQuery::default()
+            })?
+            .spools
+            .into_iter()
+            .find(|s| s.ciclo_reparacion == 0)
+            .ok_or("no spool ready for metrología")?
+            .tag;
+        let act = |worker: &str, intent| -> TestResult {
+            let out = z.execute(ActionRequest {
+                worker_id: worker.parse()?,
+                intent,
+                tags: vec![tag.clone()],
+                supervisor_pin: None,
+            })?;
+            assert_eq!(out.succeeded(), 1, "{out:?}");
+            Ok(())
+        };
+        for _ in 0..2 {
+            act(METROLOGO, reject)?;
+            act(SOLDADOR, Intent::Tomar(Operacion::Reparacion))?;
+            act(SOLDADOR, Intent::Completar(Operacion::Reparacion))?;
+        }
+        z.shutdown();
+        Ok(tag)
+    })
+    .await?
 }

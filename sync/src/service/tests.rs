@@ -427,3 +427,66 @@ async fn a_checked_tag_is_judged_beyond_the_list_limit_with_the_rule_s_reason() 
     assert!(c[2..].iter().all(|x| x.spool.is_none()));
     z.shutdown();
 }
+
+/// Issue 15: a rejection says its cycle and the defect's origin, and the third says BLOQUEADO
+/// (the outcome carries it, so the screen after it cannot look like a success).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_third_rejection_says_blocked_with_its_cycle_and_origin() {
+    use crate::domain::DefectoOrigen;
+    let dir = tempfile::tempdir().unwrap();
+    let z = open(dir.path());
+    let reject = Intent::Metrologia {
+        resultado: ResultadoMetrologia::Rechazado,
+        origen: Some(DefectoOrigen::Sold),
+    };
+    let tag = z
+        .spools(&SpoolQuery {
+            for_action: Some(ForAction {
+                worker_id: 95,
+                intent: reject,
+            }),
+            ..SpoolQuery::default()
+        })
+        .unwrap()
+        .spools
+        .into_iter()
+        .find(|s| s.ciclo_reparacion == 0)
+        .unwrap()
+        .tag;
+    let act = |worker_id, intent| {
+        z.execute(ActionRequest {
+            worker_id,
+            intent,
+            tags: vec![tag.clone()],
+            supervisor_pin: None,
+        })
+        .unwrap()
+    };
+    for cycle in 1..=3u8 {
+        let out = act(95, reject);
+        let r = out.results[0].rechazo.clone().unwrap();
+        assert_eq!((r.ciclo, r.origen.as_str()), (cycle, "SOLD"), "{out:?}");
+        assert_eq!(r.bloqueado, cycle == 3);
+        if cycle < 3 {
+            assert_eq!(
+                out.summary,
+                format!("Metrología rechazada para spool {tag}: Ciclo {cycle}/3, defecto de SOLD. Pendiente de reparación.")
+            );
+            assert!(act(96, Intent::Tomar(Operacion::Reparacion)).succeeded() == 1);
+            assert!(act(96, Intent::Completar(Operacion::Reparacion)).succeeded() == 1);
+        } else {
+            assert!(out.summary.contains("BLOQUEADO"), "{}", out.summary);
+            assert!(out.summary.contains("supervisor"), "{}", out.summary);
+        }
+    }
+    assert!(z.spool(&tag).unwrap().bloqueado);
+    let approve = act(
+        95,
+        Intent::Metrologia {
+            resultado: ResultadoMetrologia::Aprobado,
+            origen: None,
+        },
+    );
+    assert_eq!(approve.results[0].code, "SPOOL_BLOQUEADO");
+    z.shutdown();
+}
