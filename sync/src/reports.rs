@@ -265,12 +265,19 @@ impl Zeues {
         let left = PIN_MAX_FAILURES.saturating_sub(failures);
         tracing::warn!(worker = ?worker_id, left, "PIN de supervisor incorrecto");
         let mut e = ApiError::new(
-            "PIN_INCORRECTO",
+            // The failure that locks says so with the lockout's code: its next step is to wait.
+            if left == 0 {
+                "PIN_BLOQUEADO"
+            } else {
+                "PIN_INCORRECTO"
+            },
             if left == 0 {
                 format!(
                     "PIN de supervisor incorrecto. El PIN queda bloqueado {} minutos.",
                     PIN_LOCKOUT.as_secs() / 60
                 )
+            } else if left == 1 {
+                "PIN de supervisor incorrecto. Queda 1 intento.".to_string()
             } else {
                 format!("PIN de supervisor incorrecto. Quedan {left} intentos.")
             },

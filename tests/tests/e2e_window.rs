@@ -757,18 +757,7 @@ async fn supervisor_wrong_pin_is_refused_and_override_is_audited() -> TestResult
                 .await?;
             s.screenshot("21-supervisor-ocupados").await?;
 
-            s.wait("#tab-bloqueados").await?;
-            let cut = s
-                .client
-                .execute(
-                    "const el = document.querySelector('#supervisor-activo');
-                     return el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;",
-                    Vec::new(),
-                )
-                .await?;
-            assert_eq!(cut, serde_json::json!(false), "the supervisor's name is cut");
-            let who = s.text("#supervisor-activo").await?;
-            assert!(!who.contains('…'), "{who}");
+            supervisor_name_is_whole(s).await?;
             s.click("#tab-bloqueados").await?;
             let row = s.wait("#supervisor-bloqueados tr[data-tag]").await?;
             let tag = s.attr(&row, "data-tag").await?;
@@ -831,6 +820,34 @@ async fn supervisor_wrong_pin_is_refused_and_override_is_audited() -> TestResult
             assert!(csv.contains("SUPERVISOR_OVERRIDE") && csv.contains(&tag));
             s.click("#supervisor-salir").await?;
             s.wait("#pantalla-operacion").await?;
+
+            // Five wrong PINs in a row: the count in good Spanish, then the lockout, whose box
+            // is entirely on screen at 1280×800 (issue 15).
+            s.click("#link-supervisor").await?;
+            s.click(&format!("#supervisor-list [data-worker-id='{SUPERVISOR}']"))
+                .await?;
+            for said in [
+                "Quedan 4 intentos.",
+                "Quedan 3 intentos.",
+                "Quedan 2 intentos.",
+                "Queda 1 intento.",
+                "queda bloqueado 5 minutos",
+            ] {
+                s.wait("#pin-input")
+                    .await?
+                    .send_keys("0000\u{E007}")
+                    .await?;
+                s.until(&format!("the PIN box says «{said}»"), || async {
+                    Ok(s.exists("#pin-error .error-box").await?
+                        && s.text("#pin-error .error-box").await?.contains(said))
+                })
+                .await?;
+            }
+            assert!(
+                fully_visible(s, "#pin-error .error-box").await?,
+                "the lockout box is cut"
+            );
+            s.screenshot("31-supervisor-pin-bloqueado").await?;
             Ok(())
         })
     })
@@ -1240,6 +1257,52 @@ async fn selected_count_is(s: &Session, n: usize) -> TestResult {
     .await
 }
 
+/// The desk's head shows the supervisor's whole name (issue 15: it was cut at 1280 px).
+async fn supervisor_name_is_whole(s: &Session) -> TestResult {
+    s.wait("#tab-bloqueados").await?;
+    let cut = s
+        .client
+        .execute(
+            "const el = document.querySelector('#supervisor-activo');
+             return el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;",
+            Vec::new(),
+        )
+        .await?;
+    assert_eq!(
+        cut,
+        serde_json::json!(false),
+        "the supervisor's name is cut"
+    );
+    Ok(())
+}
+
+/// Whether the element is entirely inside the window, above the footer bar.
+async fn fully_visible(s: &Session, css: &str) -> TestResult<bool> {
+    s.wait(css).await?;
+    let seen = s
+        .client
+        .execute(
+            "const el = document.querySelector(arguments[0]);
+             const r = el.getBoundingClientRect();
+             const f = document.querySelector('footer.footer');
+             let box = {top: 0, left: 0, right: window.innerWidth,
+                        bottom: f ? f.getBoundingClientRect().top : window.innerHeight};
+             for (let a = el.parentElement; a; a = a.parentElement) {
+               const o = getComputedStyle(a);
+               if (o.overflowX !== 'visible' || o.overflowY !== 'visible') {
+                 const c = a.getBoundingClientRect();
+                 box = {top: Math.max(box.top, c.top), left: Math.max(box.left, c.left),
+                        right: Math.min(box.right, c.right), bottom: Math.min(box.bottom, c.bottom)};
+               }
+             }
+             return r.top >= box.top - 0.5 && r.left >= box.left - 0.5
+               && r.bottom <= box.bottom + 0.5 && r.right <= box.right + 0.5;",
+            vec![serde_json::json!(css)],
+        )
+        .await?;
+    Ok(seen == serde_json::json!(true))
+}
+
 /// Issue 15, bug 1: a label scanned on the spool list finds its spool wherever it is in the
 /// list (the screen holds 300 rows; ARM TOMAR has 700+ in the demo), and a label the rules
 /// refuse says precisely why: occupied by whom, ARM already done, unknown TAG.
@@ -1433,18 +1496,7 @@ async fn the_rejection_that_blocks_cannot_be_mistaken_for_a_success() -> TestRes
                     zeues_sync::demo::DEMO_SUPERVISOR_PIN
                 ))
                 .await?;
-            s.wait("#tab-bloqueados").await?;
-            let cut = s
-                .client
-                .execute(
-                    "const el = document.querySelector('#supervisor-activo');
-                     return el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;",
-                    Vec::new(),
-                )
-                .await?;
-            assert_eq!(cut, serde_json::json!(false), "the supervisor's name is cut");
-            let who = s.text("#supervisor-activo").await?;
-            assert!(!who.contains('…'), "{who}");
+            supervisor_name_is_whole(s).await?;
             s.click("#tab-bloqueados").await?;
             s.wait(&format!("#supervisor-bloqueados tr[data-tag='{tag}']"))
                 .await?;

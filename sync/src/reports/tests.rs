@@ -81,8 +81,22 @@ async fn wrong_pins_are_rate_limited_and_recorded() {
     let pin = crate::demo::DEMO_SUPERVISOR_PIN;
     for left in (0..PIN_MAX_FAILURES).rev() {
         let e = z.supervisor_login(120, "0000").unwrap_err();
-        assert_eq!(e.code, "PIN_INCORRECTO");
+        let code = if left == 0 {
+            "PIN_BLOQUEADO"
+        } else {
+            "PIN_INCORRECTO"
+        };
+        assert_eq!(e.code, code);
         assert_eq!(e.data["intentos_restantes"], left);
+        match left {
+            0 => assert!(e.message.contains("queda bloqueado"), "{}", e.message),
+            1 => assert!(e.message.ends_with("Queda 1 intento."), "{}", e.message),
+            n => assert!(
+                e.message.ends_with(&format!("Quedan {n} intentos.")),
+                "{}",
+                e.message
+            ),
+        }
     }
     // Locked: even the right PIN is refused, without being checked.
     let e = z.supervisor_login(120, pin).unwrap_err();

@@ -130,6 +130,9 @@ pub fn SupervisorLogin() -> impl IntoView {
                         }
                             .into_any(),
                     }}
+                    // Here, not under the keypad: at 1280×800 the keypad fills its column and a
+                    // wrong PIN's (or the lockout's) box would be cut (issue 15).
+                    {move || error.get().map(|e| view! { <div id="pin-error"><ErrorBox error=e/></div> })}
                 </div>
                 <div class="login-pin" class:disabled=move || chosen.with(Option::is_none)>
                     <h2>{move || chosen.get().map_or_else(|| "PIN".to_string(), |w| format!("PIN de {}", w.token))}</h2>
@@ -165,7 +168,6 @@ pub fn SupervisorLogin() -> impl IntoView {
                             "ENTRAR"
                         </button>
                     </div>
-                    {move || error.get().map(|e| view! { <ErrorBox error=e/> })}
                 </div>
             </div>
             <Footer back=Screen::Operacion>
