@@ -58,6 +58,9 @@ pub struct SpoolView {
     pub resultado_metrologia: Option<ResultadoMetrologia>,
     pub estado_reparacion: Option<EstadoReparacion>,
     pub ciclo_reparacion: u8,
+    /// `ARM` / `SOLD`: where metrología found the defect (what a repair fixes).
+    #[serde(default)]
+    pub defecto_origen: Option<String>,
     pub bloqueado: bool,
     /// A local command for this spool is waiting to sync.
     pub pendiente: bool,
@@ -80,6 +83,7 @@ impl SpoolView {
             resultado_metrologia: s.resultado_metrologia,
             estado_reparacion: s.estado_reparacion,
             ciclo_reparacion: s.ciclo_reparacion,
+            defecto_origen: s.defecto_origen.map(|o| o.code().to_string()),
             bloqueado: s.is_blocked(),
             pendiente,
         }

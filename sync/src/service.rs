@@ -497,10 +497,18 @@ impl Zeues {
                     worker: &w,
                     supervisor_verified: supervisor,
                 };
+                let mine = |s: &Spool| {
+                    s.ocupado_por
+                        .as_deref()
+                        .and_then(crate::domain::worker::worker_id_from_token)
+                        == Some(w.id)
+                };
                 for s in &candidates {
                     if eligible(s, actor, intent, now) {
                         ok.push(view(s));
-                    } else if s.is_occupied() || s.is_blocked() {
+                    } else if (s.is_occupied() && !mine(s)) || s.is_blocked() {
+                        // Greyed: someone else's, or BLOQUEADO. One's own spools that this
+                        // action does not fit are not "ocupados por otros".
                         greyed.push(view(s));
                     }
                 }

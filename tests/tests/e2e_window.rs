@@ -392,7 +392,9 @@ async fn standalone_spool_goes_through_arm_sold_rejection_repair_and_approval() 
         let repair_row = s
             .wait(&format!("#spool-list button.spool-row[data-tag='{tag}']"))
             .await?;
-        assert!(repair_row.text().await?.contains("Ciclo 1/3"));
+        let repair_text = repair_row.text().await?;
+        assert!(repair_text.contains("Ciclo 1/3"), "{repair_text}");
+        assert!(repair_text.contains("Defecto SOLD"), "{repair_text}");
         s.screenshot("11-reparacion-spools").await?;
         writes.push(confirm_one(&s, &tag).await?);
         back_home(&s).await?;
@@ -1557,4 +1559,75 @@ async fn seed_a_spool_at_its_second_rejection(dir: &Path) -> TestResult<String> 
         Ok(tag)
     })
     .await?
+}
+
+/// Issue 15, messages that left a worker stuck: a typed worker number without the role says
+/// whose it is, the roles they have and what to do; a warning about old input goes when the
+/// input changes; COMPLETAR on one's own spools counts none of them as "ocupados por otros".
+#[tokio::test]
+async fn messages_say_why_and_what_next_and_go_when_the_input_changes() -> TestResult {
+    let Some(app) = app_or_skip("messages_say_why_and_what_next_and_go_when_the_input_changes")
+    else {
+        return Ok(());
+    };
+    let data = DataDir::new("mensajes")?;
+    with_session(&app, data.path(), "mensajes", |s| {
+        Box::pin(async move {
+            // MR(93) is an Armador only: typed on the SOLD worker screen.
+            s.click("#op-SOLD").await?;
+            s.wait("#worker-list [data-worker-id]").await?;
+            s.type_and_enter("#worker-search", ARMADOR).await?;
+            let said = s.text("#aviso-trabajador").await?;
+            assert!(
+                said.contains("MR(93)")
+                    && said.contains("no está habilitado para SOLDADURA")
+                    && said.contains("Armador")
+                    && said.contains("supervisor"),
+                "{said}"
+            );
+            s.screenshot("76-trabajador-sin-rol").await?;
+            s.wait("#worker-search")
+                .await?
+                .send_keys("\u{E003}")
+                .await?;
+            s.until("the old warning went", || async {
+                Ok(!s.exists("#aviso-trabajador").await?)
+            })
+            .await?;
+            s.click("#inicio").await?;
+
+            // JP(94) takes one spool in ARM, then looks at COMPLETAR SOLD: nothing greyed.
+            choose(s, "ARM", OTRO_ARMADOR, Some("TOMAR")).await?;
+            let tag = s
+                .wait("#spool-list button.spool-row[data-tag]")
+                .await?
+                .attr("data-tag")
+                .await?
+                .ok_or("no data-tag")?;
+            confirm_one(s, &tag).await?;
+            back_home(s).await?;
+            choose(s, "SOLD", OTRO_ARMADOR, Some("COMPLETAR")).await?;
+            s.wait("#spool-list button.spool-row, #sin-spools").await?;
+            assert!(!s.exists(&format!("[data-tag='{tag}']")).await?);
+            assert!(
+                !s.exists("#ver-ocupados").await?,
+                "{}",
+                s.text("#ver-ocupados").await.unwrap_or_default()
+            );
+            s.click("#inicio").await?;
+
+            // A scan the list refused, then a key in the filter: the warning goes.
+            choose(s, "ARM", ARMADOR, Some("TOMAR")).await?;
+            s.wait("#spool-list button.spool-row[data-tag]").await?;
+            s.scan("MK-NO-EXISTE-1").await?;
+            s.wait("#aviso-spools-error").await?;
+            s.wait("#tag-filter").await?.send_keys("M").await?;
+            s.until("the scan's warning went", || async {
+                Ok(!s.exists("#aviso-spools-error").await?)
+            })
+            .await?;
+            Ok(())
+        })
+    })
+    .await
 }

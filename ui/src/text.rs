@@ -1,6 +1,6 @@
 //! Every Spanish word the screens choose by code. Pure functions, unit-tested on the host.
 
-use zeues_sync::api::{Connectivity, SyncStatus};
+use zeues_sync::api::{Connectivity, SyncStatus, WorkerView};
 use zeues_sync::domain::{Intent, Operacion, ResultadoMetrologia};
 
 use crate::state::Screen;
@@ -382,10 +382,58 @@ pub fn scanned_worker_id(input: &str) -> Option<u32> {
     inner[open + 1..].parse().ok()
 }
 
+/// Why a worker typed by number (or a badge) is not on the list for `op_label`, and what to do:
+/// `who` is that worker when the plant has them (active, without the role).
+pub fn worker_not_enabled(op_label: &str, id: u32, who: Option<&WorkerView>) -> String {
+    match who {
+        Some(w) => {
+            let roles = if w.roles.is_empty() {
+                "ninguno".to_string()
+            } else {
+                w.roles.join(", ")
+            };
+            format!(
+                "{} ({} {}) no está habilitado para {op_label}: sus roles son {roles}. Elija a otro trabajador o pida a su supervisor que le agregue el rol en la planilla (Roles).",
+                w.token, w.nombre, w.apellido
+            )
+        }
+        None => format!(
+            "No hay un trabajador activo con el número {id}. Revise el número o pida ayuda a su supervisor."
+        ),
+    }
+}
+
+/// A typed search + Enter that does not name exactly one worker of the list.
+pub fn worker_search_ambiguous(op_label: &str, query: &str, matches: usize) -> String {
+    if matches == 0 {
+        format!("Ningún trabajador de {op_label} coincide con «{query}». Revise lo escrito o elija de la lista.")
+    } else {
+        format!("«{query}» coincide con {matches} trabajadores: toque el suyo en la lista.")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use zeues_sync::domain::DefectoOrigen;
+
+    #[test]
+    fn a_worker_without_the_role_is_told_why_and_what_to_do() {
+        let jp = WorkerView {
+            id: 94,
+            token: "JP(94)".into(),
+            nombre: "Juan Carlos".into(),
+            apellido: "Pérez".into(),
+            roles: vec!["Armador".into()],
+        };
+        let m = worker_not_enabled("SOLDADURA", 94, Some(&jp));
+        assert!(m.starts_with("JP(94) (Juan Carlos Pérez) no está habilitado para SOLDADURA: sus roles son Armador."), "{m}");
+        assert!(m.contains("supervisor"), "{m}");
+        let m = worker_not_enabled("SOLDADURA", 4242, None);
+        assert!(m.contains("4242") && m.contains("supervisor"), "{m}");
+        assert!(worker_search_ambiguous("ARMADO", "xx", 0).contains("Ningún trabajador de ARMADO"));
+        assert!(worker_search_ambiguous("ARMADO", "ma", 3).contains("3 trabajadores"));
+    }
 
     fn status(c: Connectivity, pending: u32, conflicts: u32) -> SyncStatus {
         SyncStatus {

@@ -479,7 +479,13 @@ async fn the_third_rejection_says_blocked_with_its_cycle_and_origin() {
             assert!(out.summary.contains("supervisor"), "{}", out.summary);
         }
     }
-    assert!(z.spool(&tag).unwrap().bloqueado);
+    let v = z.spool(&tag).unwrap();
+    assert!(v.bloqueado);
+    assert_eq!(
+        v.defecto_origen.as_deref(),
+        Some("SOLD"),
+        "repair rows show it"
+    );
     let approve = act(
         95,
         Intent::Metrologia {
@@ -488,5 +494,46 @@ async fn the_third_rejection_says_blocked_with_its_cycle_and_origin() {
         },
     );
     assert_eq!(approve.results[0].code, "SPOOL_BLOQUEADO");
+    z.shutdown();
+}
+
+/// Issue 15: on COMPLETAR (or PAUSAR), the worker's own spools that the action does not fit are
+/// not counted among the greyed "ocupados por otros".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_s_own_spools_are_never_greyed_as_occupied_by_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let z = open(dir.path());
+    let for_action = |intent| {
+        z.spools(&SpoolQuery {
+            for_action: Some(ForAction {
+                worker_id: 94,
+                intent,
+            }),
+            limit: Some(5_000),
+            ..SpoolQuery::default()
+        })
+        .unwrap()
+    };
+    let tag = for_action(Intent::Tomar(Operacion::Arm)).spools[0]
+        .tag
+        .clone();
+    let out = z
+        .execute(ActionRequest {
+            worker_id: 94,
+            intent: Intent::Tomar(Operacion::Arm),
+            tags: vec![tag.clone()],
+            supervisor_pin: None,
+        })
+        .unwrap();
+    assert_eq!(out.succeeded(), 1);
+    // JP(94) holds it in ARM: COMPLETAR SOLD does not fit it, and it is not someone else's.
+    let sold = for_action(Intent::Completar(Operacion::Sold));
+    assert!(!sold.spools.iter().any(|s| s.tag == tag));
+    assert!(
+        !sold.ocupados.iter().any(|s| s.tag == tag),
+        "own spool greyed as occupied by others"
+    );
+    let arm = for_action(Intent::Completar(Operacion::Arm));
+    assert!(arm.spools.iter().any(|s| s.tag == tag));
     z.shutdown();
 }

@@ -244,6 +244,14 @@ pub fn Spools() -> impl IntoView {
         let ciclo = (s.ciclo_reparacion > 0 && op == Some(Operacion::Reparacion)).then(
             || view! { <span class="chip">{format!("Ciclo {}/3", s.ciclo_reparacion)}</span> },
         );
+        // A repairer needs to know what to repair: the origin metrología gave the defect.
+        let origen = s
+            .defecto_origen
+            .clone()
+            .filter(|_| op == Some(Operacion::Reparacion))
+            .map(
+                |o| view! { <span class="chip chip-warn defecto">{format!("Defecto {o}")}</span> },
+            );
         let pend = s
             .pendiente
             .then(|| view! { <span class="chip chip-warn">"pendiente de sincronizar"</span> });
@@ -273,6 +281,7 @@ pub fn Spools() -> impl IntoView {
                 <span class="nv">{format!("NV {}", s.nv)}</span>
                 <span class="estado">{s.estado_detalle.clone()}</span>
                 {ciclo}
+                {origen}
                 {pend}
             </button>
         }
@@ -290,7 +299,12 @@ pub fn Spools() -> impl IntoView {
                     autofocus
                     placeholder="TAG o escanee"
                     prop:value=move || tag_f.get()
-                    on:input=move |ev| tag_f.set(event_target_value(&ev))
+                    on:input=move |ev| {
+                        // A warning about what was typed before goes when the input changes.
+                        notice.set(None);
+                        scan_error.set(None);
+                        tag_f.set(event_target_value(&ev));
+                    }
                     on:keydown=on_enter
                 />
                 <input

@@ -55,6 +55,19 @@ pub fn Trabajador() -> impl IntoView {
     };
     load();
 
+    let op_label = op.map_or("", Operacion::label);
+    // The plant's whole list says whose the number is, so the message can name the roles.
+    let explain_not_enabled = move |id: u32| {
+        leptos::task::spawn_local(async move {
+            let said = match ipc::list_workers(None).await {
+                Ok(everyone) => {
+                    text::worker_not_enabled(op_label, id, everyone.iter().find(|w| w.id == id))
+                }
+                Err(e) => format!("No se pudo revisar el trabajador {id}: {}", e.message),
+            };
+            scan_error.set(Some(said));
+        });
+    };
     let on_enter = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() != "Enter" {
             return;
@@ -63,28 +76,36 @@ pub fn Trabajador() -> impl IntoView {
         let Load::Ready(list) = workers.get_untracked() else {
             return;
         };
-        let by_id = text::scanned_worker_id(&q).and_then(|id| list.iter().find(|w| w.id == id));
+        let id = text::scanned_worker_id(&q);
+        let by_id = id.and_then(|id| list.iter().find(|w| w.id == id));
         let only: Vec<&WorkerView> = list.iter().filter(|w| matches(w, q.trim())).collect();
-        match (by_id, only.as_slice()) {
-            (Some(w), _) | (None, &[w]) => choose(st, w.clone()),
-            _ => scan_error.set(Some(format!(
-                "No se encontró un único trabajador para «{q}»"
+        match (by_id, id, only.as_slice()) {
+            (Some(w), _, _) | (None, None, &[w]) => choose(st, w.clone()),
+            // A number that is not on this list: whose it is and why it is not here.
+            (None, Some(id), _) => explain_not_enabled(id),
+            (None, None, found) => scan_error.set(Some(text::worker_search_ambiguous(
+                op_label,
+                q.trim(),
+                found.len(),
             ))),
         }
     };
 
-    let op_label = op.map_or("", Operacion::label);
     // A badge scan picks the worker directly, wherever the focus is.
     crate::scanner::on_scan(st, move |code| {
         query.set(String::new());
         let Load::Ready(list) = workers.get_untracked() else {
             return;
         };
-        match text::scanned_worker_id(&code).and_then(|id| list.iter().find(|w| w.id == id)) {
+        let id = text::scanned_worker_id(&code);
+        match id.and_then(|id| list.iter().find(|w| w.id == id)) {
             Some(w) => choose(st, w.clone()),
-            None => scan_error.set(Some(format!(
-                "La credencial «{code}» no es de un trabajador habilitado para {op_label}. Elija de la lista o pida ayuda a su supervisor."
-            ))),
+            None => match id {
+                Some(id) => explain_not_enabled(id),
+                None => scan_error.set(Some(format!(
+                    "La credencial «{code}» no es de un trabajador habilitado para {op_label}. Elija de la lista o pida ayuda a su supervisor."
+                ))),
+            },
         }
     });
     let question = op.map_or("¿Quién?", text::who_question);
