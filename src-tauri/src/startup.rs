@@ -167,7 +167,12 @@ pub struct Requester<'a> {
 ///   (wrong PINs counted, locked after five, every attempt recorded). If that device is not
 ///   open (the plant could not be opened at start) nobody can be checked and the change is
 ///   refused: IT fixes the cause and restarts, or edits the file (docs/OPERATIONS.md).
-pub fn authorize(config_path: &Path, data_dir: &Path, who: Requester<'_>) -> Result<(), ApiError> {
+pub fn authorize(
+    config_path: &Path,
+    data_dir: &Path,
+    who: Requester<'_>,
+    accion: &str,
+) -> Result<(), ApiError> {
     match plant_config::load(config_path) {
         Ok(Some(c)) if c.mode == Mode::Planta => {}
         Ok(_) => return Ok(()),
@@ -199,7 +204,9 @@ pub fn authorize(config_path: &Path, data_dir: &Path, who: Requester<'_>) -> Res
             ),
         ));
     };
-    let boss = device.supervisor_login(creds.id, &creds.pin).inspect_err(|e| {
+    let boss = device
+        .supervisor_check(creds.id, &creds.pin, accion)
+        .inspect_err(|e| {
         tracing::warn!(supervisor = creds.id, code = %e.code, "cambio de configuración rechazado");
     })?;
     tracing::info!(
@@ -370,7 +377,7 @@ pub async fn migrate_sheet(
     data_dir: &Path,
     who: Requester<'_>,
 ) -> Result<MigrationDone, ApiError> {
-    authorize(config_path, data_dir, who)?;
+    authorize(config_path, data_dir, who, "Migrar la planilla")?;
     let wb = form_workbook(settings, config_path).await?;
     let now = santiago(chrono::Utc::now());
     let id = uuid::Uuid::new_v4().to_string();
@@ -399,7 +406,12 @@ pub async fn save(
     data_dir: &Path,
     who: Requester<'_>,
 ) -> Result<AppMode, ApiError> {
-    authorize(config_path, data_dir, who)?;
+    authorize(
+        config_path,
+        data_dir,
+        who,
+        "Cambiar la configuración del equipo",
+    )?;
     let write_err = |e: plant_config::ConfigFileError| {
         ApiError::new("CONFIGURACION_NO_GUARDADA", e.to_string())
     };

@@ -88,7 +88,7 @@ fn downloads_dir() -> PathBuf {
 #[tauri::command]
 pub async fn export_csv(core: Z<'_>, request: ExportRequest) -> Result<ExportResult, ApiError> {
     let zeues = core.zeues()?;
-    zeues.supervisor_login(request.supervisor_id, &request.pin)?;
+    zeues.supervisor_check(request.supervisor_id, &request.pin, "Exportar CSV")?;
     let export = zeues.csv_export(&request.periodo)?;
     let dir = match request.carpeta.as_deref().map(str::trim) {
         Some(d) if !d.is_empty() => PathBuf::from(d),

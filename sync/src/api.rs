@@ -431,6 +431,10 @@ pub struct PinAttempt {
     pub ok: bool,
     /// Refused without checking: too many wrong PINs just before.
     pub bloqueado: bool,
+    /// What the PIN was for: `Entrada al escritorio`, `OVERRIDE MK-…`, `Exportar CSV`…
+    /// (`None`: recorded by a version that did not say).
+    #[serde(default)]
+    pub accion: Option<String>,
 }
 
 /// A device seen alive by the coordinator (plant mode).

@@ -22,6 +22,8 @@ use crate::service::Zeues;
 use crate::store::reports::PinAttemptRecord;
 
 /// Wrong PINs in a row (within [`PIN_WINDOW`]) before the PIN is locked for [`PIN_LOCKOUT`].
+/// What ACCESOS shows for the desk's door.
+pub const ENTRADA: &str = "Entrada al escritorio";
 pub const PIN_MAX_FAILURES: usize = 5;
 pub const PIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const PIN_LOCKOUT: Duration = Duration::from_secs(5 * 60);
@@ -218,7 +220,12 @@ impl Zeues {
 
     /// Checks the supervisor PIN, at most [`PIN_MAX_FAILURES`] wrong ones in a row before it
     /// is locked for [`PIN_LOCKOUT`]. Every check is recorded (the trail of wrong PINs).
-    pub(crate) fn check_pin(&self, pin: &str, worker_id: Option<u32>) -> Result<(), ApiError> {
+    pub(crate) fn check_pin(
+        &self,
+        pin: &str,
+        worker_id: Option<u32>,
+        accion: &str,
+    ) -> Result<(), ApiError> {
         let now = self.clock().now();
         let recent = self
             .store()
@@ -229,6 +236,7 @@ impl Zeues {
                 worker_id,
                 ok: false,
                 refused: true,
+                accion: Some(accion.to_string()),
             })?;
             let mins = ((until - now).num_seconds() + 59) / 60;
             tracing::warn!(worker = ?worker_id, "PIN de supervisor bloqueado por intentos fallidos");
@@ -257,6 +265,7 @@ impl Zeues {
             worker_id,
             ok,
             refused: false,
+            accion: Some(accion.to_string()),
         })?;
         if ok {
             return Ok(());
@@ -288,8 +297,20 @@ impl Zeues {
 
     /// The supervisor desk's door: a worker with the Supervisor role and the right PIN.
     pub fn supervisor_login(&self, supervisor_id: u32, pin: &str) -> Result<WorkerView, ApiError> {
-        let w = self.checked_supervisor(supervisor_id, pin)?;
+        let w = self.supervisor_check(supervisor_id, pin, ENTRADA)?;
         tracing::info!(supervisor = w.id, "entrada al escritorio de supervisor");
+        Ok(w)
+    }
+
+    /// A supervisor vouching with the PIN for `accion` (an export, a reconfiguration): checked
+    /// like the desk's door, recorded in ACCESOS under that action.
+    pub fn supervisor_check(
+        &self,
+        supervisor_id: u32,
+        pin: &str,
+        accion: &str,
+    ) -> Result<WorkerView, ApiError> {
+        let w = self.checked_supervisor(supervisor_id, pin, accion)?;
         Ok(WorkerView {
             id: w.id,
             token: w.token(),
@@ -333,6 +354,7 @@ impl Zeues {
                 }),
                 ok: a.ok,
                 bloqueado: a.refused,
+                accion: a.accion,
             })
             .collect())
     }

@@ -132,6 +132,20 @@ fn success_message(intent: Intent, tag: &str, worker: &Worker) -> String {
     }
 }
 
+/// A supervisor action as ACCESOS lists it: `OVERRIDE MK-1`, `FORZAR LIBERACIÓN MK-1, MK-2 y 3 más`.
+fn pin_action(accion: &str, tags: &[String]) -> String {
+    let word = match accion {
+        "FORZAR_LIBERACION" => "FORZAR LIBERACIÓN",
+        other => other,
+    };
+    let shown: Vec<&str> = tags.iter().take(2).map(String::as_str).collect();
+    match tags.len() {
+        0 => word.to_string(),
+        n if n <= 2 => format!("{word} {}", shown.join(", ")),
+        n => format!("{word} {} y {} más", shown.join(", "), n - 2),
+    }
+}
+
 /// What a METROLOGÍA RECHAZADO left on the spool: its cycle, the defect's origin, blocked or not.
 fn rechazo_of(intent: Intent, after: &Spool) -> Option<Rechazo> {
     match intent {
@@ -587,7 +601,11 @@ impl Zeues {
                 }
                 .into());
             }
-            self.check_pin(req.supervisor_pin.as_deref().unwrap_or(""), Some(worker.id))?;
+            self.check_pin(
+                req.supervisor_pin.as_deref().unwrap_or(""),
+                Some(worker.id),
+                &pin_action(req.intent.accion(), &req.tags),
+            )?;
             true
         } else {
             false
@@ -724,7 +742,7 @@ impl Zeues {
     /// Checks the supervisor PIN against its stored argon2 hash (rate limited and recorded:
     /// see `reports::PIN_MAX_FAILURES`).
     pub fn verify_pin(&self, pin: &str) -> Result<(), ApiError> {
-        self.check_pin(pin, None)
+        self.check_pin(pin, None, "Verificación del PIN")
     }
 
     pub fn set_supervisor_pin(&self, pin: &str) -> Result<(), ApiError> {
@@ -773,7 +791,12 @@ impl Zeues {
     }
 
     /// A worker with the Supervisor role who gave the right PIN.
-    pub(crate) fn checked_supervisor(&self, id: u32, pin: &str) -> Result<Worker, ApiError> {
+    pub(crate) fn checked_supervisor(
+        &self,
+        id: u32,
+        pin: &str,
+        accion: &str,
+    ) -> Result<Worker, ApiError> {
         let w = self.worker(id)?;
         if !w.has(crate::domain::Rol::Supervisor) {
             return Err(DomainError::RolNoAutorizado {
@@ -783,13 +806,17 @@ impl Zeues {
             }
             .into());
         }
-        self.check_pin(pin, Some(id))?;
+        self.check_pin(pin, Some(id), accion)?;
         Ok(w)
     }
 
     /// A supervisor closes a conflict without doing anything more (the plant's state stands).
     pub fn discard_conflict(&self, d: &ConflictDecision) -> Result<(), ApiError> {
-        let boss = self.checked_supervisor(d.supervisor_id, &d.pin)?;
+        let boss = self.checked_supervisor(
+            d.supervisor_id,
+            &d.pin,
+            &format!("Descartar conflicto {}", d.conflict_id),
+        )?;
         let rec =
             self.store
                 .resolve_conflict(d.conflict_id, "DESCARTADO", boss.id, self.clock.now())?;
@@ -804,7 +831,11 @@ impl Zeues {
     /// goes through the same rules as any tap (it may fail again) and its audit row says who
     /// re-applied it and which conflict it resolves.
     pub fn reapply_conflict(&self, d: &ConflictDecision) -> Result<ActionOutcome, ApiError> {
-        let boss = self.checked_supervisor(d.supervisor_id, &d.pin)?;
+        let boss = self.checked_supervisor(
+            d.supervisor_id,
+            &d.pin,
+            &format!("Re-aplicar conflicto {}", d.conflict_id),
+        )?;
         let rec = self
             .store
             .conflicts(true)?

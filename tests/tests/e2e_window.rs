@@ -785,7 +785,13 @@ async fn supervisor_wrong_pin_is_refused_and_override_is_audited() -> TestResult
 
             // The wrong PIN is in the trail.
             s.click("#tab-accesos").await?;
-            s.wait("#accesos tr.fallido").await?;
+            s.wait("#accesos tr.fallido[data-accion='Entrada al escritorio']")
+                .await?;
+            // The OVERRIDE is listed as that action on its spool, not as another entry.
+            let row = s
+                .wait(&format!("#accesos tr[data-accion='OVERRIDE {tag}']"))
+                .await?;
+            assert!(row.text().await?.contains("PIN correcto"));
             s.screenshot("26-supervisor-accesos").await?;
 
             for (tab, ready, shot) in [

@@ -42,6 +42,7 @@ fn attempt(at: DateTime<Utc>, ok: bool) -> PinAttemptRecord {
         worker_id: Some(120),
         ok,
         refused: false,
+        accion: None,
     }
 }
 
@@ -117,6 +118,37 @@ async fn wrong_pins_are_rate_limited_and_recorded() {
     assert_eq!(trail.iter().filter(|a| a.bloqueado).count(), 2);
     assert_eq!(trail.iter().filter(|a| !a.ok && !a.bloqueado).count(), 5);
     assert!(trail.iter().all(|a| a.worker.as_deref() == Some("HC(120)")));
+    assert!(trail
+        .iter()
+        .all(|a| a.accion.as_deref() == Some(crate::reports::ENTRADA)));
+    // A supervisor action is listed as that action, not as one more entry (issue 15).
+    let tag = z
+        .spools(&crate::api::SpoolQuery {
+            for_action: Some(crate::api::ForAction {
+                worker_id: 120,
+                intent: Intent::Override,
+            }),
+            ..crate::api::SpoolQuery::default()
+        })
+        .unwrap()
+        .spools[0]
+        .tag
+        .clone();
+    let out = z
+        .supervisor_action(crate::api::SupervisorRequest {
+            supervisor_id: 120,
+            pin: pin.to_string(),
+            intent: Intent::Override,
+            tags: vec![tag.clone()],
+        })
+        .unwrap();
+    assert_eq!(out.succeeded(), 1);
+    let last = &z.pin_attempts(1).unwrap()[0];
+    assert!(last.ok);
+    assert_eq!(
+        last.accion.as_deref(),
+        Some(format!("OVERRIDE {tag}").as_str())
+    );
     // A worker without the Supervisor role never gets in, even with the PIN.
     assert_eq!(
         z.supervisor_login(93, pin).unwrap_err().code,

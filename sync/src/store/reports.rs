@@ -15,6 +15,9 @@ pub struct PinAttemptRecord {
     pub ok: bool,
     /// Refused without checking the PIN (locked out after too many wrong ones).
     pub refused: bool,
+    /// What the PIN was asked for (`Entrada al escritorio`, `OVERRIDE MK-…`); `None` on rows
+    /// recorded before schema migration 6.
+    pub accion: Option<String>,
 }
 
 /// An audit row this device knows, and whether the plant has it (`applied`/`plant`) or it is
@@ -44,9 +47,9 @@ impl Store {
     pub fn record_pin_attempt(&self, a: &PinAttemptRecord) -> Result<()> {
         self.conn()
             .prepare_cached(
-                "INSERT INTO pin_attempts (at, worker_id, ok, refused) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO pin_attempts (at, worker_id, ok, refused, accion) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![ts(a.at), a.worker_id, a.ok, a.refused])?;
+            .execute(params![ts(a.at), a.worker_id, a.ok, a.refused, a.accion])?;
         Ok(())
     }
 
@@ -54,7 +57,7 @@ impl Store {
     pub fn pin_attempts_since(&self, since: DateTime<Utc>) -> Result<Vec<PinAttemptRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT at, worker_id, ok, refused FROM pin_attempts WHERE at >= ?1 ORDER BY id DESC",
+            "SELECT at, worker_id, ok, refused, accion FROM pin_attempts WHERE at >= ?1 ORDER BY id DESC",
         )?;
         let rows = stmt.query_map([ts(since)], |r| {
             Ok((
@@ -62,16 +65,18 @@ impl Store {
                 r.get::<_, Option<u32>>(1)?,
                 r.get::<_, bool>(2)?,
                 r.get::<_, bool>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (at, worker_id, ok, refused) = row?;
+            let (at, worker_id, ok, refused, accion) = row?;
             out.push(PinAttemptRecord {
                 at: parse_ts(&at)?,
                 worker_id,
                 ok,
                 refused,
+                accion,
             });
         }
         Ok(out)

@@ -147,6 +147,11 @@ const MIGRATIONS: &[&str] = &[
              ORDER BY replaced_seq DESC LIMIT 4);
     END;
     "#,
+    // 6: what each supervisor PIN check was for (entering the desk, an OVERRIDE of a TAG, an
+    // export...): the desk's ACCESOS tab lists actions as actions, not as repeated logins.
+    r#"
+    ALTER TABLE pin_attempts ADD COLUMN accion TEXT;
+    "#,
 ];
 
 /// Brings the database to the latest schema, one transaction per step.

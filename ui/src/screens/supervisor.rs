@@ -873,7 +873,7 @@ fn Accesos() -> impl IntoView {
     view! {
         <div class="scroll" id="supervisor-accesos">
             <p class="hint">
-                "Intentos de PIN de supervisor en este equipo (30 días). Tras 5 PIN incorrectos seguidos el PIN se bloquea 5 minutos."
+                "Cada vez que se pidió el PIN de supervisor en este equipo (30 días): para entrar al escritorio o para una acción (OVERRIDE, FORZAR LIBERACIÓN, exportar, conflictos, configuración). Tras 5 PIN incorrectos seguidos el PIN se bloquea 5 minutos."
             </p>
             {move || match list.get() {
                 Load::Loading => view! { <p class="hint">"Cargando…"</p> }.into_any(),
@@ -884,6 +884,7 @@ fn Accesos() -> impl IntoView {
                             <tr>
                                 <th>"Fecha"</th>
                                 <th>"Supervisor"</th>
+                                <th>"Acción"</th>
                                 <th>"Resultado"</th>
                             </tr>
                         </thead>
@@ -898,10 +899,13 @@ fn Accesos() -> impl IntoView {
                                     } else {
                                         ("chip chip-warn", "PIN incorrecto")
                                     };
+                                    let accion = a.accion.clone().unwrap_or_else(|| "—".into());
+                                    let accion_attr = accion.clone();
                                     view! {
-                                        <tr class:fallido=!a.ok>
+                                        <tr class:fallido=!a.ok data-accion=accion_attr>
                                             <td>{a.at.clone()}</td>
                                             <td>{a.worker.clone().unwrap_or_else(|| "—".into())}</td>
+                                            <td class="accion">{accion}</td>
                                             <td><span class=class>{word}</span></td>
                                         </tr>
                                     }
