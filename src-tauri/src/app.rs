@@ -116,6 +116,7 @@ pub fn builder(core: AppCore) -> tauri::Builder<tauri::Wry> {
             supervisor::conflict_metrics,
             supervisor::sync_health,
             supervisor::pin_attempts,
+            supervisor::produccion,
             supervisor::export_csv,
             supervisor::default_export_dir,
             crate::setup_commands::app_mode,

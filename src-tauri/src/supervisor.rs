@@ -10,6 +10,7 @@ use zeues_sync::api::{
     ActionOutcome, ApiError, ConflictDecision, ConflictMetrics, ConflictView, ExportRequest,
     ExportResult, Periodo, PinAttempt, SupervisorRequest, SyncHealth, WorkerView,
 };
+use zeues_sync::domain::produccion::Produccion;
 
 use crate::commands::Z;
 
@@ -65,6 +66,12 @@ pub async fn sync_health(core: Z<'_>) -> Result<SyncHealth, ApiError> {
 #[tauri::command]
 pub async fn pin_attempts(core: Z<'_>, days: u32) -> Result<Vec<PinAttempt>, ApiError> {
     core.zeues()?.pin_attempts(days)
+}
+
+/// The PRODUCCIÓN tab's figures (from the audit log this device holds).
+#[tauri::command]
+pub async fn produccion(core: Z<'_>) -> Result<Produccion, ApiError> {
+    core.zeues()?.produccion()
 }
 
 /// The user's Downloads folder (else home, else the current folder), shown prefilled.

@@ -18,6 +18,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crate::domain::audit::AuditEvent;
 use crate::domain::header::ColumnMap;
 use crate::domain::history::history;
+use crate::domain::produccion::{produccion, Produccion};
 use crate::domain::sheet::{Grid, METADATA};
 use crate::domain::time::{fmt_date, fmt_datetime};
 
@@ -91,6 +92,8 @@ fn line(out: &mut String, cells: &[String]) {
 pub struct Written {
     pub audit_rows: usize,
     pub sessions: usize,
+    /// `Registro = PRODUCCION` rows: the supervisor's PRODUCCIÓN figures at `now`.
+    pub produccion: usize,
 }
 
 /// The CSV text for `[desde, hasta]` (both included; business dates, plant time). `now` closes
@@ -182,7 +185,103 @@ pub fn to_csv(
         );
         written.sessions += 1;
     }
+    // The PRODUCCIÓN tab's figures, as the desk shows them now (one row per number).
+    for cells in produccion_rows(&produccion(events, now)) {
+        line(&mut out, &cells);
+        written.produccion += 1;
+    }
     Ok((out, written))
+}
+
+/// `Registro = PRODUCCION` rows: `ID` names the figure, `Operacion` its operation, `Accion`
+/// the measure, `Fecha_Operacion` the day, hour or week, `Detalle` the number.
+pub fn produccion_rows(p: &Produccion) -> Vec<Vec<String>> {
+    let row = |figura: &str, op: &str, medida: &str, cuando: &str, valor: String| {
+        let mut cells = vec![String::new(); HEADER.len()];
+        cells[0] = "PRODUCCION".into();
+        cells[1] = figura.into();
+        cells[4] = op.into();
+        cells[5] = medida.into();
+        cells[12] = cuando.into();
+        cells[13] = valor;
+        cells
+    };
+    let mut rows = Vec::new();
+    for s in &p.completados {
+        for (dia, v) in p.dias.iter().zip(&s.valores) {
+            rows.push(row(
+                "COMPLETADOS_POR_DIA",
+                &s.operacion,
+                "cantidad",
+                dia,
+                v.to_string(),
+            ));
+        }
+    }
+    for s in &p.en_curso {
+        for (hora, v) in p.horas.iter().zip(&s.valores) {
+            rows.push(row(
+                "EN_CURSO_HOY",
+                &s.operacion,
+                "spools",
+                hora,
+                v.to_string(),
+            ));
+        }
+    }
+    let minutes = |m: Option<f64>| m.map(|m| format!("{m:.1}")).unwrap_or_default();
+    for t in &p.tiempos {
+        for (i, semana) in p.semanas.iter().enumerate() {
+            let get = |v: &Vec<Option<f64>>| v.get(i).copied().flatten();
+            rows.push(row(
+                "TIEMPO_POR_SEMANA",
+                &t.operacion,
+                "mediana_min",
+                semana,
+                minutes(get(&t.mediana_min)),
+            ));
+            rows.push(row(
+                "TIEMPO_POR_SEMANA",
+                &t.operacion,
+                "p90_min",
+                semana,
+                minutes(get(&t.p90_min)),
+            ));
+            rows.push(row(
+                "TIEMPO_POR_SEMANA",
+                &t.operacion,
+                "completados",
+                semana,
+                t.n.get(i).copied().unwrap_or(0).to_string(),
+            ));
+        }
+    }
+    for r in &p.rechazo {
+        rows.push(row(
+            "RECHAZO_POR_ORIGEN",
+            "METROLOGIA",
+            "inspecciones",
+            &r.semana,
+            r.inspecciones.to_string(),
+        ));
+        for (origen, n) in [("ARM", r.rechazos_arm), ("SOLD", r.rechazos_sold)] {
+            rows.push(row(
+                "RECHAZO_POR_ORIGEN",
+                origen,
+                "rechazos",
+                &r.semana,
+                n.to_string(),
+            ));
+            rows.push(row(
+                "RECHAZO_POR_ORIGEN",
+                origen,
+                "tasa_%",
+                &r.semana,
+                format!("{:.1}", r.tasa(n)),
+            ));
+        }
+    }
+    rows
 }
 
 #[cfg(test)]
@@ -272,5 +371,29 @@ mod tests {
             to_csv(&[], d.succ_opt().unwrap(), d, at(1, 1)),
             Err(ExportError::Reversed { .. })
         ));
+    }
+
+    /// The PRODUCCIÓN tab's figures are in the CSV too, one number per row (issue 15).
+    #[test]
+    fn the_production_figures_are_rows_of_the_export() {
+        let events = vec![
+            ev("a", 2, 8, EventType::TomarSpool, "MR(93)"),
+            ev("b", 2, 10, EventType::CompletarArm, "MR(93)"),
+        ];
+        let (csv, written) = to_csv(&events, at(1, 0).date(), at(2, 0).date(), at(2, 12)).unwrap();
+        let p = produccion(&events, at(2, 12));
+        assert_eq!(written.produccion, produccion_rows(&p).len());
+        assert!(
+            csv.contains("PRODUCCION,COMPLETADOS_POR_DIA,,,ARM,cantidad,,,,,,,02-03,1\r\n"),
+            "{csv}"
+        );
+        // Two hours of ARM, completed this week: its median and p90.
+        let week = p.semanas.last().unwrap();
+        assert!(csv.contains(&format!(
+            "PRODUCCION,TIEMPO_POR_SEMANA,,,ARM,mediana_min,,,,,,,{week},120.0\r\n"
+        )));
+        assert!(csv.contains(&format!(
+            "PRODUCCION,TIEMPO_POR_SEMANA,,,ARM,p90_min,,,,,,,{week},120.0\r\n"
+        )));
     }
 }

@@ -25,6 +25,7 @@ pub const REAPPLY_CONFLICT: &str = "reapply_conflict";
 pub const CONFLICT_METRICS: &str = "conflict_metrics";
 pub const SYNC_HEALTH: &str = "sync_health";
 pub const PIN_ATTEMPTS: &str = "pin_attempts";
+pub const PRODUCCION: &str = "produccion";
 pub const EXPORT_CSV: &str = "export_csv";
 pub const DEFAULT_EXPORT_DIR: &str = "default_export_dir";
 
@@ -53,6 +54,7 @@ pub const ALL: &[&str] = &[
     CONFLICT_METRICS,
     SYNC_HEALTH,
     PIN_ATTEMPTS,
+    PRODUCCION,
     EXPORT_CSV,
     DEFAULT_EXPORT_DIR,
     APP_MODE,

@@ -407,6 +407,32 @@ impl Zeues {
         Ok(conflict_metrics(desde, hasta, &facts))
     }
 
+    /// The supervisor's PRODUCCIÓN figures now, from the plant's log as this device holds it
+    /// (the rows the CSV export writes: taps still waiting to sync are left out).
+    pub fn produccion(&self) -> Result<crate::domain::produccion::Produccion, ApiError> {
+        let events = self.plant_log()?;
+        Ok(crate::domain::produccion::produccion(
+            &events,
+            santiago(self.clock().now()),
+        ))
+    }
+
+    fn plant_log(&self) -> Result<Vec<crate::domain::AuditEvent>, ApiError> {
+        // Four-digit years: the log's timestamps compare as `YYYY-MM-DDTHH:MM:SS` text.
+        let all = |y, m, d| {
+            NaiveDate::from_ymd_opt(y, m, d)
+                .map(|d| d.and_time(chrono::NaiveTime::MIN))
+                .ok_or_else(|| ApiError::internal("fecha fuera de rango"))
+        };
+        Ok(self
+            .store()
+            .audit_between(all(1, 1, 1)?, all(9999, 12, 31)?)?
+            .into_iter()
+            .filter(|r| r.state != "local")
+            .map(|r| r.event)
+            .collect())
+    }
+
     /// The period's audit rows and occupation sessions as one CSV, in the format of
     /// `zeues export` ([`crate::export::to_csv`]), from what this device holds of the plant's
     /// log: rows the plant has (its own synced taps and the plant's imported `Metadata`), not
@@ -414,19 +440,7 @@ impl Zeues {
     pub fn csv_export(&self, p: &Periodo) -> Result<CsvExport, ApiError> {
         let (desde, hasta, _, _) = period_bounds(p)?;
         let now = santiago(self.clock().now());
-        // Four-digit years: the log's timestamps compare as `YYYY-MM-DDTHH:MM:SS` text.
-        let all = |y, m, d| {
-            NaiveDate::from_ymd_opt(y, m, d)
-                .map(|d| d.and_time(chrono::NaiveTime::MIN))
-                .ok_or_else(|| ApiError::internal("fecha fuera de rango"))
-        };
-        let events: Vec<crate::domain::AuditEvent> = self
-            .store()
-            .audit_between(all(1, 1, 1)?, all(9999, 12, 31)?)?
-            .into_iter()
-            .filter(|r| r.state != "local")
-            .map(|r| r.event)
-            .collect();
+        let events = self.plant_log()?;
         let (csv, written) = crate::export::to_csv(&events, desde, hasta, now)
             .map_err(|e| ApiError::new("PERIODO_INVALIDO", e.to_string()))?;
         Ok(CsvExport {

@@ -7,6 +7,7 @@ pub mod error;
 pub mod estado;
 pub mod header;
 pub mod history;
+pub mod produccion;
 pub mod sheet;
 pub mod spool;
 pub mod time;
