@@ -520,6 +520,15 @@ async fn standalone_spool_goes_through_arm_sold_rejection_repair_and_approval() 
 }
 
 /// The tags of the rows `css` matches, in screen order.
+/// The text of every element matching `css`.
+async fn texts_of(s: &Session, css: &str) -> TestResult<Vec<String>> {
+    let mut out = Vec::new();
+    for el in s.client.find_all(Locator::Css(css)).await? {
+        out.push(el.text().await?);
+    }
+    Ok(out)
+}
+
 async fn tags_of(s: &Session, css: &str) -> TestResult<Vec<String>> {
     let mut tags = Vec::new();
     for row in s.client.find_all(Locator::Css(css)).await? {
@@ -811,6 +820,31 @@ async fn supervisor_wrong_pin_is_refused_and_override_is_audited() -> TestResult
                 s.wait(ready).await?;
                 s.screenshot(shot).await?;
             }
+            // PRODUCCIÓN: four charts drawn in the page, their numbers behind a tap, readable
+            // at 1920×1080 (issue 15).
+            s.window_size(1920, 1080).await?;
+            s.click("#tab-produccion").await?;
+            for id in [
+                "grafico-completados",
+                "grafico-en-curso",
+                "grafico-tiempos",
+                "grafico-rechazo",
+            ] {
+                s.wait(&format!("#{id} .chart-svg svg")).await?;
+            }
+            let source = s.wait("#produccion-fuente").await?;
+            let ms: f64 = s.attr(&source, "data-ms").await?.parse()?;
+            let rows: String = source.text().await?;
+            record(
+                "produccion_tab_ms",
+                serde_json::json!({"ms": ms, "fuente": rows}),
+            )?;
+            s.screenshot("32-supervisor-produccion").await?;
+            s.click("#grafico-completados summary").await?;
+            let cells = texts_of(s, "#grafico-completados tbody tr").await?;
+            assert_eq!(cells.len(), 14, "one row per day: {cells:?}");
+            s.screenshot("33-supervisor-produccion-numeros").await?;
+            s.window_size(1280, 800).await?;
             s.click("#tab-exportar").await?;
             let folder = s.wait("#exportar-carpeta").await?;
             folder.clear().await?;
@@ -826,6 +860,10 @@ async fn supervisor_wrong_pin_is_refused_and_override_is_audited() -> TestResult
             assert_eq!(files.len(), 1, "{files:?}");
             let csv = std::fs::read_to_string(export_path.join(&files[0]))?;
             assert!(csv.contains("SUPERVISOR_OVERRIDE") && csv.contains(&tag));
+            assert!(
+                csv.contains("\r\nPRODUCCION,COMPLETADOS_POR_DIA,"),
+                "the charts' figures"
+            );
             s.click("#supervisor-salir").await?;
             s.wait("#pantalla-operacion").await?;
 

@@ -201,6 +201,10 @@ pub async fn pin_attempts(days: u32) -> Result<Vec<PinAttempt>, ApiError> {
     call(cmd::PIN_ATTEMPTS, &DaysArgs { days }).await
 }
 
+pub async fn produccion() -> Result<zeues_sync::domain::produccion::Produccion, ApiError> {
+    call(cmd::PRODUCCION, &NoArgs {}).await
+}
+
 pub async fn export_csv(request: &ExportRequest) -> Result<ExportResult, ApiError> {
     call(cmd::EXPORT_CSV, &RequestArgs { request }).await
 }

@@ -1,6 +1,7 @@
 //! ZEUES screens (Leptos CSR, compiled to wasm and shown in the Tauri window). Spanish,
 //! touch-first. The UI shows and asks; every rule is decided behind `ipc` by `zeues-sync`.
 
+pub mod charts;
 pub mod components;
 pub mod ipc;
 pub mod scanner;

@@ -77,7 +77,11 @@ fn finish(
 
 /// The history of one spool from its audit rows (any order; sorted by time, ties keep order).
 pub fn history(events: &[AuditEvent], now: NaiveDateTime) -> History {
-    let mut evs: Vec<&AuditEvent> = events.iter().collect();
+    history_of(events.iter().collect(), now)
+}
+
+/// [`history`] over borrowed rows (a report that groups a whole log by spool copies nothing).
+pub fn history_of(mut evs: Vec<&AuditEvent>, now: NaiveDateTime) -> History {
     evs.sort_by_key(|e| e.timestamp);
     let mut out = History::default();
     let mut open: Option<Session> = None;

@@ -14,7 +14,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 
 use super::audit::{AuditEvent, EventType};
-use super::history::history;
+use super::history::history_of;
 
 /// Days in the completions chart.
 pub const DIAS: usize = 14;
@@ -179,10 +179,9 @@ pub fn produccion(events: &[AuditEvent], now: NaiveDateTime) -> Produccion {
         .map(|op| (*op, vec![Vec::new(); SEMANAS]))
         .collect();
     let midnight = today.and_time(NaiveTime::MIN);
-    for evs in by_tag.values() {
-        let owned: Vec<AuditEvent> = evs.iter().map(|e| (*e).clone()).collect();
+    for evs in by_tag.into_values() {
         let mut worked: BTreeMap<String, i64> = BTreeMap::new();
-        for s in history(&owned, now).sessions {
+        for s in history_of(evs, now).sessions {
             // Never closed in the log (a later TOMAR): no time in progress after its start.
             let until = match (s.end, s.open) {
                 (Some(end), _) => Some(end),

@@ -26,17 +26,19 @@ enum Tab {
     Bloqueados,
     Conflictos,
     Metricas,
+    Produccion,
     Sincronizacion,
     Exportar,
     Accesos,
 }
 
 impl Tab {
-    const ALL: [Tab; 7] = [
+    const ALL: [Tab; 8] = [
         Tab::Ocupados,
         Tab::Bloqueados,
         Tab::Conflictos,
         Tab::Metricas,
+        Tab::Produccion,
         Tab::Sincronizacion,
         Tab::Exportar,
         Tab::Accesos,
@@ -48,6 +50,7 @@ impl Tab {
             Tab::Bloqueados => "tab-bloqueados",
             Tab::Conflictos => "tab-conflictos",
             Tab::Metricas => "tab-metricas",
+            Tab::Produccion => "tab-produccion",
             Tab::Sincronizacion => "tab-sincronizacion",
             Tab::Exportar => "tab-exportar",
             Tab::Accesos => "tab-accesos",
@@ -60,6 +63,7 @@ impl Tab {
             Tab::Bloqueados => "BLOQUEADOS",
             Tab::Conflictos => "CONFLICTOS",
             Tab::Metricas => "MÉTRICAS",
+            Tab::Produccion => "PRODUCCIÓN",
             Tab::Sincronizacion => "SINCRONIZACIÓN",
             Tab::Exportar => "EXPORTAR",
             Tab::Accesos => "ACCESOS",
@@ -272,6 +276,7 @@ pub fn Supervisor() -> impl IntoView {
                     Tab::Bloqueados => view! { <Bloqueados desk=desk/> }.into_any(),
                     Tab::Conflictos => view! { <Conflictos desk=desk/> }.into_any(),
                     Tab::Metricas => view! { <Metricas/> }.into_any(),
+                    Tab::Produccion => view! { <ProduccionTab/> }.into_any(),
                     Tab::Sincronizacion => view! { <Sincronizacion/> }.into_any(),
                     Tab::Exportar => view! { <Exportar desk=desk/> }.into_any(),
                     Tab::Accesos => view! { <Accesos/> }.into_any(),
@@ -574,6 +579,121 @@ fn PeriodPicker(desde: RwSignal<String>, hasta: RwSignal<String>) -> impl IntoVi
             <span>"Hasta"</span>
             <input class="input input-date" id="periodo-hasta" placeholder="DD-MM-AAAA" prop:value=move || hasta.get() on:change=move |ev| hasta.set(event_target_value(&ev))/>
         </label>
+    }
+}
+
+/// One chart of the PRODUCCIÓN tab: the SVG, and its numbers behind a tap.
+fn chart_figure(
+    id: &'static str,
+    svg: String,
+    head: Vec<String>,
+    rows: Vec<Vec<String>>,
+) -> AnyView {
+    view! {
+        <figure class="chart" id=id>
+            <div class="chart-svg" inner_html=svg></div>
+            <details class="chart-numeros">
+                <summary>"VER NÚMEROS"</summary>
+                <table class="grid-table">
+                    <thead>
+                        <tr>{head.into_iter().map(|h| view! { <th>{h}</th> }).collect_view()}</tr>
+                    </thead>
+                    <tbody>
+                        {rows
+                            .into_iter()
+                            .map(|r| view! { <tr>{r.into_iter().map(|c| view! { <td>{c}</td> }).collect_view()}</tr> })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </details>
+        </figure>
+    }
+    .into_any()
+}
+
+/// Rows of a table: one per x label, one column per series.
+fn by_label(labels: &[String], series: &[(String, Vec<String>)]) -> Vec<Vec<String>> {
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            std::iter::once(l.clone())
+                .chain(
+                    series
+                        .iter()
+                        .map(|(_, v)| v.get(i).cloned().unwrap_or_default()),
+                )
+                .collect()
+        })
+        .collect()
+}
+
+/// PRODUCCIÓN: the shift as charts, from the audit log (the same figures as the CSV export's
+/// `PRODUCCION` rows). `data-ms` says how long the figures and the charts took to make.
+#[component]
+fn ProduccionTab() -> impl IntoView {
+    use crate::charts;
+    let list = RwSignal::new(Load::<zeues_sync::domain::produccion::Produccion>::Loading);
+    let started = js_sys::Date::now();
+    leptos::task::spawn_local(async move {
+        list.set(Load::from(ipc::produccion().await));
+    });
+    view! {
+        <div class="scroll" id="supervisor-produccion">
+            {move || match list.get() {
+                Load::Loading => view! { <p class="hint">"Calculando…"</p> }.into_any(),
+                Load::Failed(e) => view! { <ErrorBox error=e/> }.into_any(),
+                Load::Ready(p) => {
+                    let count = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>();
+                    let minutes = |v: &[Option<f64>]| {
+                        v.iter().map(|m| m.map_or("—".to_string(), |m| format!("{m:.0}"))).collect::<Vec<_>>()
+                    };
+                    let ops = |s: &[zeues_sync::domain::produccion::Serie]| {
+                        s.iter().map(|s| (s.operacion.clone(), count(&s.valores))).collect::<Vec<_>>()
+                    };
+                    let heads = |first: &str, s: &[(String, Vec<String>)]| {
+                        std::iter::once(first.to_string())
+                            .chain(s.iter().map(|(n, _)| charts::label(n).to_string()))
+                            .collect::<Vec<_>>()
+                    };
+                    let done = ops(&p.completados);
+                    let wip = ops(&p.en_curso);
+                    let times: Vec<(String, Vec<String>)> = p
+                        .tiempos
+                        .iter()
+                        .flat_map(|t| {
+                            [
+                                (format!("{} mediana", t.operacion), minutes(&t.mediana_min)),
+                                (format!("{} p90", t.operacion), minutes(&t.p90_min)),
+                                (format!("{} n", t.operacion), count(&t.n)),
+                            ]
+                        })
+                        .collect();
+                    let rejections: Vec<(String, Vec<String>)> = vec![
+                        ("Inspecciones".into(), p.rechazo.iter().map(|r| r.inspecciones.to_string()).collect()),
+                        ("ARM %".into(), p.rechazo.iter().map(|r| format!("{:.1}", r.tasa(r.rechazos_arm))).collect()),
+                        ("SOLD %".into(), p.rechazo.iter().map(|r| format!("{:.1}", r.tasa(r.rechazos_sold))).collect()),
+                    ];
+                    let figures = [
+                        chart_figure("grafico-completados", charts::completados(&p), heads("Día", &done), by_label(&p.dias, &done)),
+                        chart_figure("grafico-en-curso", charts::en_curso(&p), heads("Hora", &wip), by_label(&p.horas, &wip)),
+                        chart_figure("grafico-tiempos", charts::tiempos(&p), heads("Semana", &times), by_label(&p.semanas, &times)),
+                        chart_figure("grafico-rechazo", charts::rechazo(&p), heads("Semana", &rejections), by_label(&p.semanas, &rejections)),
+                    ];
+                    let ms = (js_sys::Date::now() - started).round();
+                    view! {
+                        <p class="hint" id="produccion-fuente" data-ms=ms.to_string()>
+                            {format!(
+                                "Calculado de {} filas del registro de auditoría que tiene este equipo (las que la planta ya recibió). Las mismas cifras van en el CSV de EXPORTAR.",
+                                p.eventos
+                            )}
+                        </p>
+                        <div class="charts">{figures.into_iter().collect_view()}</div>
+                    }
+                        .into_any()
+                }
+            }}
+        </div>
     }
 }
 
