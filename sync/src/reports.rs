@@ -410,7 +410,7 @@ impl Zeues {
     /// The supervisor's PRODUCCIÓN figures now, from the plant's log as this device holds it
     /// (the rows the CSV export writes: taps still waiting to sync are left out).
     pub fn produccion(&self) -> Result<crate::domain::produccion::Produccion, ApiError> {
-        let events = self.plant_log()?;
+        let events = self.store().plant_log_for_reports()?;
         Ok(crate::domain::produccion::produccion(
             &events,
             santiago(self.clock().now()),

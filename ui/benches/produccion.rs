@@ -126,30 +126,19 @@ fn main() {
         .and_then(|d| d.and_hms_opt(14, 0, 0))
         .expect("a valid date");
     let events = log(rows, now);
-    // The tab's source: the device database's copy of the plant's log (as `Zeues::produccion`
-    // reads it), and the figures' JSON across IPC.
+    // The tab's source: the device database's copy of the plant's log, read as
+    // `Zeues::produccion` reads it, and the figures' JSON across IPC.
     let dir = std::env::temp_dir().join(format!("zeues-bench-produccion-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temp dir");
     let (store, _) =
         zeues_sync::store::Store::open(&dir.join("bench.db")).expect("the bench database");
     store.record_plant_events(&events).expect("the log stored");
-    let ever = |y, m, d| {
-        NaiveDate::from_ymd_opt(y, m, d)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .expect("a valid date")
-    };
     let (mut reads, mut ipc) = (Vec::new(), Vec::new());
     let (mut figures, mut svgs, mut total) = (Vec::new(), Vec::new(), Vec::new());
     let mut bytes = 0;
     for _ in 0..runs {
         let r0 = Instant::now();
-        let read: Vec<AuditEvent> = store
-            .audit_between(ever(1, 1, 1), ever(9999, 12, 31))
-            .expect("the log read")
-            .into_iter()
-            .filter(|r| r.state != "local")
-            .map(|r| r.event)
-            .collect();
+        let read: Vec<AuditEvent> = store.plant_log_for_reports().expect("the log read");
         assert_eq!(read.len(), rows);
         let t0 = Instant::now();
         let p = produccion(&read, now);

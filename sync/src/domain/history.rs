@@ -40,11 +40,11 @@ pub struct History {
     pub events: Vec<PointEvent>,
 }
 
-fn opens(e: EventType) -> bool {
+pub(crate) fn opens(e: EventType) -> bool {
     matches!(e, EventType::TomarSpool | EventType::TomarReparacion)
 }
 
-fn closes(e: EventType) -> bool {
+pub(crate) fn closes(e: EventType) -> bool {
     matches!(
         e,
         EventType::PausarSpool

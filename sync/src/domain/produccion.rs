@@ -14,7 +14,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 
 use super::audit::{AuditEvent, EventType};
-use super::history::history_of;
+use super::history::{closes, opens};
 
 /// Days in the completions chart.
 pub const DIAS: usize = 14;
@@ -172,46 +172,61 @@ pub fn produccion(events: &[AuditEvent], now: NaiveDateTime) -> Produccion {
 
     // Sessions: work in progress today, and each completed operation's working time.
     let shift_start = today.and_time(NaiveTime::MIN) + Duration::hours(i64::from(INICIO_TURNO));
-    // (operation, start, end; `None` = still open).
-    let mut today_sessions: Vec<(String, NaiveDateTime, Option<NaiveDateTime>)> = Vec::new();
+    let mut today_sessions: Vec<(&str, NaiveDateTime, Option<NaiveDateTime>)> = Vec::new();
     let mut minutes: BTreeMap<&str, Vec<Vec<f64>>> = OPS
         .iter()
         .map(|op| (*op, vec![Vec::new(); SEMANAS]))
         .collect();
     let midnight = today.and_time(NaiveTime::MIN);
-    for evs in by_tag.into_values() {
-        let mut worked: BTreeMap<String, i64> = BTreeMap::new();
-        for s in history_of(evs, now).sessions {
-            // Never closed in the log (a later TOMAR): no time in progress after its start.
-            let until = match (s.end, s.open) {
-                (Some(end), _) => Some(end),
-                (None, true) => None,
-                (None, false) => Some(s.start),
-            };
-            if until.is_none_or(|u| u > midnight) {
-                today_sessions.push((s.operacion.clone(), s.start, until));
-            }
-            let acc = worked.entry(s.operacion.clone()).or_insert(0);
-            *acc += s.duration_secs;
-            let completes = matches!(
-                s.closed_by.as_deref(),
-                Some("COMPLETAR_ARM" | "COMPLETAR_SOLD" | "COMPLETAR_REPARACION")
-            );
-            if completes {
-                let total = std::mem::take(acc);
-                if let (Some(w), Some(per_week)) = (
-                    s.end.and_then(|e| week_index(e.date())),
-                    minutes.get_mut(s.operacion.as_str()),
-                ) {
-                    per_week[w].push(total as f64 / 60.0);
+    // The sessions of `domain::history` (same opening and closing events), walked without
+    // building them: a 100,000-row log is the tab's budget (issue 15).
+    for mut evs in by_tag.into_values() {
+        evs.sort_by_key(|e| e.timestamp);
+        let mut worked: BTreeMap<&str, i64> = BTreeMap::new();
+        let mut open: Option<(&str, NaiveDateTime)> = None;
+        for e in evs {
+            if opens(e.event_type) {
+                if let Some((op, start)) = open.take() {
+                    // Never closed in the log (a later TOMAR): its time runs to that TOMAR,
+                    // but it was not in progress after its start.
+                    *worked.entry(op).or_insert(0) += (e.timestamp - start).num_seconds().max(0);
                 }
-            } else if matches!(
-                s.closed_by.as_deref(),
-                Some("CANCELAR_ARM" | "CANCELAR_SOLD" | "CANCELAR_REPARACION")
-            ) {
-                // A cancelled operation starts over: its time is not the next one's.
-                *acc = 0;
+                open = Some((e.operacion.as_str(), e.timestamp));
+                continue;
             }
+            if !closes(e.event_type) {
+                continue;
+            }
+            let Some((op, start)) = open.take() else {
+                continue;
+            };
+            if e.timestamp > midnight {
+                today_sessions.push((op, start, Some(e.timestamp)));
+            }
+            let acc = worked.entry(op).or_insert(0);
+            *acc += (e.timestamp - start).num_seconds().max(0);
+            match e.event_type {
+                EventType::CompletarArm
+                | EventType::CompletarSold
+                | EventType::CompletarReparacion => {
+                    let total = std::mem::take(acc);
+                    if let (Some(w), Some(per_week)) =
+                        (week_index(e.timestamp.date()), minutes.get_mut(op))
+                    {
+                        per_week[w].push(total as f64 / 60.0);
+                    }
+                }
+                // A cancelled operation starts over: its time is not the next one's.
+                EventType::CancelarArm
+                | EventType::CancelarSold
+                | EventType::CancelarReparacion => {
+                    *acc = 0;
+                }
+                _ => {}
+            }
+        }
+        if let Some((op, start)) = open {
+            today_sessions.push((op, start, None));
         }
     }
     // From the shift's start, or earlier when work was already in progress.

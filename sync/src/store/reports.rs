@@ -159,6 +159,56 @@ impl Store {
         Ok(out)
     }
 
+    /// The plant's log as the PRODUCCIÓN figures need it, oldest first: rows the plant has
+    /// (neither refused nor still only local), with time, type, TAG and operation; the
+    /// metadata only on metrología rows (their result and origin). Lean on purpose: the tab
+    /// reads every row of a 100,000-row log (issue 15).
+    pub fn plant_log_for_reports(&self) -> Result<Vec<AuditEvent>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT timestamp, event_type, tag, operacion,
+                    CASE WHEN event_type = 'COMPLETAR_METROLOGIA' THEN metadata END
+             FROM audit_local
+             WHERE state NOT IN ('rejected', 'local')
+             ORDER BY timestamp, rowid",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (t, et, tag, operacion, meta) = row?;
+            let bad = |what: &str, v: &str| StoreError::Decode {
+                what: what.into(),
+                detail: v.into(),
+            };
+            let timestamp = NaiveDateTime::parse_from_str(&t, AUDIT_TIME)
+                .map_err(|_| bad("audit.timestamp", &t))?;
+            out.push(AuditEvent {
+                id: String::new(),
+                timestamp,
+                event_type: EventType::parse(&et).ok_or_else(|| bad("audit.event_type", &et))?,
+                tag,
+                worker_id: 0,
+                worker_nombre: String::new(),
+                operacion,
+                accion: String::new(),
+                fecha_operacion: timestamp.date(),
+                // A hand-edited cell that is not JSON counts as no result.
+                metadata: meta
+                    .and_then(|m| serde_json::from_str(&m).ok())
+                    .unwrap_or(serde_json::Value::Null),
+            });
+        }
+        Ok(out)
+    }
+
     /// Tags with audit rows in `[from, to)` (plant time).
     pub fn audited_tags_between(
         &self,
