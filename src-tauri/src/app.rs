@@ -127,6 +127,29 @@ pub fn builder(core: AppCore) -> tauri::Builder<tauri::Wry> {
         ])
         .setup(|app| {
             app.state::<AppCore>().forward_events(app.handle());
+            lean_webview(app);
             Ok(())
         })
 }
+
+/// A single-page local app needs no page or resource cache between navigations: WebKit's
+/// smallest cache model (issue 15, tablet memory; BENCHMARKS.md has what it saved).
+#[cfg(target_os = "linux")]
+fn lean_webview(app: &tauri::App) {
+    use tauri::Manager;
+    use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
+    let Some(w) = app.get_webview_window("main") else {
+        tracing::warn!("sin ventana principal: no se ajustó la caché de WebKit");
+        return;
+    };
+    if let Err(e) = w.with_webview(|wv| {
+        if let Some(ctx) = wv.inner().context() {
+            ctx.set_cache_model(CacheModel::DocumentViewer);
+        }
+    }) {
+        tracing::warn!(error = %e, "no se ajustó la caché de WebKit");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lean_webview(_app: &tauri::App) {}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use fantoccini::Locator;
 use zeues_tests::chaos::Mode;
 use zeues_tests::support::e2e::{
-    app_or_skip, app_rss_kb, notification_log, webdriver_url, webdriver_url_b, with_session,
+    app_memory_kb, app_or_skip, notification_log, webdriver_url, webdriver_url_b, with_session,
     Session, TestResult,
 };
 use zeues_tests::support::plant::WindowPlant;
@@ -484,11 +484,15 @@ async fn standalone_spool_goes_through_arm_sold_rejection_repair_and_approval() 
         record("tap_confirm_to_success", latency_summary(&writes))?;
 
         // Memory with the plant loaded and every screen visited.
-        let (pid, own, total) = app_rss_kb(data.path())?;
-        eprintln!("app pid {pid}");
+        let m = app_memory_kb(data.path())?;
+        eprintln!("app pid {}", m.pid);
         record(
             "rss_kb",
-            serde_json::json!({ "app": own, "app_and_webkit": total }),
+            serde_json::json!({ "app": m.rss_app, "app_and_webkit": m.rss_total }),
+        )?;
+        record(
+            "pss_kb",
+            serde_json::json!({ "app": m.pss_app, "app_and_webkit": m.pss_total }),
         )?;
 
         // A desktop screen: 1920×1080 without layout breakage.

@@ -319,9 +319,33 @@ where
     closed
 }
 
-/// Resident memory (kB) of the app started on `data_dir` and of every process under it (the
-/// WebKit web and network processes), found by the `--data-dir` in its command line.
-pub fn app_rss_kb(data_dir: &Path) -> TestResult<(u32, u64, u64)> {
+/// Memory (kB) of the app started on `data_dir` and of every process under it (the WebKit web
+/// and network processes), found by the `--data-dir` in its command line. RSS counts a shared
+/// library in every process that maps it (libwebkit2gtk is mapped by the app and by WebKit's
+/// web process); PSS splits shared pages between the processes that share them, so its sum is
+/// what the window really costs the tablet.
+#[derive(Debug, Clone, Copy)]
+pub struct AppMemory {
+    pub pid: u32,
+    pub rss_app: u64,
+    pub rss_total: u64,
+    pub pss_app: u64,
+    pub pss_total: u64,
+}
+
+fn pss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Pss:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+pub fn app_memory_kb(data_dir: &Path) -> TestResult<AppMemory> {
     let needle = data_dir.to_string_lossy().to_string();
     let mut app = None;
     let mut parents: Vec<(u32, u32, u64)> = Vec::new();
@@ -354,15 +378,22 @@ pub fn app_rss_kb(data_dir: &Path) -> TestResult<(u32, u64, u64)> {
         }
     }
     let (pid, own) = app.ok_or("the app's process was not found")?;
-    let mut total = own;
+    let mut m = AppMemory {
+        pid,
+        rss_app: own,
+        rss_total: own,
+        pss_app: pss_kb(pid),
+        pss_total: pss_kb(pid),
+    };
     let mut frontier = vec![pid];
     while let Some(p) = frontier.pop() {
         for (child, parent, rss) in &parents {
             if *parent == p {
-                total += rss;
+                m.rss_total += rss;
+                m.pss_total += pss_kb(*child);
                 frontier.push(*child);
             }
         }
     }
-    Ok((pid, own, total))
+    Ok(m)
 }
