@@ -7,6 +7,7 @@
 //! - One row per audit event (`Registro = AUDITORIA`) whose business date falls in the range,
 //!   then one per occupation session (`Registro = OCUPACION`) that overlaps it. Sessions are
 //!   computed from the spool's whole log, so one that started before `desde` has its true start.
+//!   Last, the PRODUCCIÓN figures at `now` (`Registro = PRODUCCION`, one number per row).
 //! - Safe to open: a value starting with `=`, `+`, `-`, `@`, tab or carriage return is prefixed
 //!   with `'`, so Excel, LibreOffice or Sheets never evaluate it as a formula (CSV injection).
 //!   UTF-8 with a byte-order mark, so Excel shows `Muñoz` and not `MuÃ±oz`.
