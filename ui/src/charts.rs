@@ -33,7 +33,7 @@ pub fn label(op: &str) -> &str {
 
 type Drawn = Result<(), String>;
 
-fn draw(f: impl FnOnce(DrawingArea<SVGBackend, plotters::coord::Shift>) -> Drawn) -> String {
+fn draw(f: impl FnOnce(Root<'_>) -> Drawn) -> String {
     let mut svg = String::new();
     let outcome = {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
@@ -56,6 +56,61 @@ fn font(size: u32) -> TextStyle<'static> {
     ("sans-serif", size).into_font().color(&INK)
 }
 
+type Root<'b> = DrawingArea<SVGBackend<'b>, plotters::coord::Shift>;
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// The frame every chart shares: background, caption, y axis from 0 to a little above `max`,
+/// the house mesh style, and `x_labels` ticks named by `x_label`.
+fn frame<'a, 'b>(
+    root: &'a Root<'b>,
+    caption: &str,
+    x: std::ops::Range<f64>,
+    max: f64,
+    y_desc: &str,
+    x_labels: usize,
+    x_label: &dyn Fn(&f64) -> String,
+) -> Result<Chart<'a, 'b>, String> {
+    root.fill(&BACKGROUND).map_err(err)?;
+    let mut chart = ChartBuilder::on(root)
+        .margin(12)
+        .caption(caption, font(20))
+        .x_label_area_size(34)
+        .y_label_area_size(48)
+        .build_cartesian_2d(x, 0.0..max.max(1.0) * 1.15)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .bold_line_style(GRID)
+        .light_line_style(BACKGROUND)
+        .axis_style(GRID)
+        .label_style(font(13))
+        .y_desc(y_desc)
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .x_labels(x_labels)
+        .x_label_formatter(x_label)
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+/// The legend, top left, then the finished drawing.
+fn legend_and_present<'a, 'b: 'a>(mut chart: Chart<'a, 'b>, root: &Root<'b>) -> Drawn {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(BACKGROUND.mix(0.85))
+        .border_style(GRID)
+        .label_font(font(13))
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)
+}
+
 /// Grouped bars: one group per x label, one bar per series.
 fn grouped_bars(
     caption: &str,
@@ -64,42 +119,28 @@ fn grouped_bars(
     y_desc: &str,
 ) -> String {
     draw(|root| {
-        root.fill(&BACKGROUND).map_err(err)?;
         let max = series
             .iter()
             .flat_map(|(_, v)| v.iter().copied())
-            .fold(0.0_f64, f64::max)
-            .max(1.0)
-            * 1.15;
+            .fold(0.0_f64, f64::max);
         let n = labels.len().max(1) as f64;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .caption(caption, font(20))
-            .x_label_area_size(34)
-            .y_label_area_size(48)
-            .build_cartesian_2d(0.0..n, 0.0..max)
-            .map_err(err)?;
         let step = (labels.len() / 14).max(1);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .bold_line_style(GRID)
-            .light_line_style(BACKGROUND)
-            .axis_style(GRID)
-            .label_style(font(13))
-            .y_desc(y_desc)
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .x_labels(labels.len().min(14))
-            .x_label_formatter(&|x| {
+        let mut chart = frame(
+            &root,
+            caption,
+            0.0..n,
+            max,
+            y_desc,
+            labels.len().min(14),
+            &|x| {
                 let i = x.floor() as usize;
                 if i.is_multiple_of(step) {
                     labels.get(i).cloned().unwrap_or_default()
                 } else {
                     String::new()
                 }
-            })
-            .draw()
-            .map_err(err)?;
+            },
+        )?;
         let k = series.len().max(1) as f64;
         let width = 0.8 / k;
         for (j, (op, values)) in series.iter().enumerate() {
@@ -113,15 +154,7 @@ fn grouped_bars(
                 .label(label(op).to_string())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 12, y + 6)], c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(BACKGROUND.mix(0.85))
-            .border_style(GRID)
-            .label_font(font(13))
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)
+        legend_and_present(chart, &root)
     })
 }
 
@@ -133,33 +166,20 @@ fn lines(
     y_desc: &str,
 ) -> String {
     draw(|root| {
-        root.fill(&BACKGROUND).map_err(err)?;
         let max = series
             .iter()
             .flat_map(|(_, v, _)| v.iter().flatten().copied())
-            .fold(0.0_f64, f64::max)
-            .max(1.0)
-            * 1.15;
+            .fold(0.0_f64, f64::max);
         let last = labels.len().saturating_sub(1).max(1) as f64;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .caption(caption, font(20))
-            .x_label_area_size(34)
-            .y_label_area_size(48)
-            .build_cartesian_2d(-0.2..last + 0.2, 0.0..max)
-            .map_err(err)?;
         let step = (labels.len() / 12).max(1);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .bold_line_style(GRID)
-            .light_line_style(BACKGROUND)
-            .axis_style(GRID)
-            .label_style(font(13))
-            .y_desc(y_desc)
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .x_labels(labels.len().min(24))
-            .x_label_formatter(&|x| {
+        let mut chart = frame(
+            &root,
+            caption,
+            -0.2..last + 0.2,
+            max,
+            y_desc,
+            labels.len().min(24),
+            &|x| {
                 let i = x.round();
                 if (x - i).abs() > 0.01 || i < 0.0 {
                     return String::new();
@@ -170,9 +190,8 @@ fn lines(
                 } else {
                     String::new()
                 }
-            })
-            .draw()
-            .map_err(err)?;
+            },
+        )?;
         for (name, values, dashed) in series {
             let op = name.split_whitespace().next().unwrap_or(name);
             let c = color(op);
@@ -211,15 +230,7 @@ fn lines(
                     .map_err(err)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(BACKGROUND.mix(0.85))
-            .border_style(GRID)
-            .label_font(font(13))
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)
+        legend_and_present(chart, &root)
     })
 }
 
